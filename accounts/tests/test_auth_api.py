@@ -1,0 +1,109 @@
+"""The accounts API as a mobile client uses it."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import User
+
+pytestmark = pytest.mark.django_db
+STRONG = "neon-Skyline-4821"
+
+
+@pytest.fixture
+def client():
+    return APIClient()
+
+
+def signup(client, email="ava@example.com", password=STRONG):
+    return client.post("/api/v1/auth/signup/", {"email": email, "password": password},
+                       format="json")
+
+
+def assert_error_shape(response, status):
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert set(body) == {"message", "extra"}
+    assert isinstance(body["message"], str) and body["message"]
+    return body
+
+
+def test_signup_returns_user_and_token(client):
+    response = signup(client, email="Ava@Example.com")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["email"] == "ava@example.com"
+    assert body["token"] and body["id"] == User.objects.get().id
+
+
+def test_signup_with_taken_email_says_so(client):
+    signup(client)
+    body = assert_error_shape(signup(client, email="AVA@example.com"), 400)
+    assert "already exists" in body["message"]
+    assert "email" in body["extra"]
+
+
+def test_signup_with_weak_password_says_why(client):
+    body = assert_error_shape(signup(client, password="12345678"), 400)
+    assert "password" in body["extra"]
+    assert "password" in body["message"].lower()
+    assert not User.objects.exists()
+
+
+def test_signup_with_invalid_email(client):
+    body = assert_error_shape(signup(client, email="not-an-email"), 400)
+    assert "email" in body["extra"]
+
+
+def test_signup_without_fields_names_them(client):
+    body = assert_error_shape(client.post("/api/v1/auth/signup/", {}, format="json"), 400)
+    assert set(body["extra"]) == {"email", "password"}
+
+
+def test_token_for_good_credentials(client):
+    token = signup(client).json()["token"]
+    response = client.post("/api/v1/auth/token/", {"email": "ava@example.com",
+                                                    "password": STRONG}, format="json")
+    assert response.status_code == 200
+    assert response.json() == {"token": token}
+
+
+def test_token_for_bad_credentials_is_400_with_message(client):
+    signup(client)
+    response = client.post("/api/v1/auth/token/", {"email": "ava@example.com",
+                                                    "password": "wrong"}, format="json")
+    body = assert_error_shape(response, 400)
+    assert body["message"] == "Email or password is incorrect."
+
+
+def test_me_with_token(client):
+    created = signup(client).json()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {created['token']}")
+    assert client.get("/api/v1/me/").json() == {"id": created["id"], "email": "ava@example.com"}
+
+
+def test_me_without_token_is_401_in_error_shape(client):
+    assert_error_shape(client.get("/api/v1/me/"), 401)
+
+
+def test_logout_revokes_the_token(client):
+    token = signup(client).json()["token"]
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.post("/api/v1/auth/logout/").status_code == 204
+    assert_error_shape(client.get("/api/v1/me/"), 401)
+
+
+def test_repeated_failures_are_throttled_with_a_clear_message(client):
+    signup(client)
+    wrong = {"email": "ava@example.com", "password": "wrong"}
+    for _ in range(5):
+        assert client.post("/api/v1/auth/token/", wrong, format="json").status_code == 400
+    right = {"email": "ava@example.com", "password": STRONG}
+    body = assert_error_shape(client.post("/api/v1/auth/token/", right, format="json"), 429)
+    assert "Too many failed sign-in attempts" in body["message"]
+    other_ip = client.post("/api/v1/auth/token/", right, format="json",
+                           REMOTE_ADDR="10.9.9.9")
+    assert other_ip.status_code == 200
+
+
+def test_unknown_api_path_is_json_404(client):
+    assert_error_shape(client.get("/api/v1/nope/"), 404)

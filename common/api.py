@@ -1,0 +1,79 @@
+"""Gives every API error one JSON shape: {"message": str, "extra": {...}}."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from common.exceptions import ApplicationError
+
+_DEFAULT_MESSAGES = {
+    400: "The request is invalid.",
+    401: "Authentication credentials were not provided or are invalid.",
+    403: "You do not have permission to do this.",
+    404: "Not found.",
+    405: "This method is not allowed here.",
+    406: "Cannot produce a response in the requested format.",
+    409: "This conflicts with the current state.",
+    413: "The request body is too large.",
+    415: "Unsupported media type.",
+    422: "The request cannot be processed.",
+    429: "Too many requests. Try again later.",
+}
+
+
+def _first_message(detail) -> str | None:
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            text = _first_message(value)
+            if text:
+                return text if key == "non_field_errors" else f"{key}: {text}"
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    if isinstance(detail, str):
+        return detail
+    return None
+
+
+def exception_handler(exc, context):
+    """DRF exception handler (HackSoft style): every error becomes {"message", "extra"}."""
+    if isinstance(exc, ApplicationError):
+        response = Response({"message": exc.message, "extra": exc.extra}, status=exc.status_code)
+        for name, value in exc.headers.items():
+            response[name] = value
+        return response
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # an unexpected error: Django logs it and answers 500
+    detail = response.data
+    if isinstance(exc, exceptions.ValidationError):
+        extra = detail if isinstance(detail, dict) else {"non_field_errors": detail}
+        message = _first_message(detail) or _DEFAULT_MESSAGES[400]
+    else:
+        extra = {}
+        message = detail.get("detail") if isinstance(detail, dict) else str(detail)
+        message = str(message or _DEFAULT_MESSAGES.get(response.status_code, "Request failed."))
+    response.data = {"message": message, "extra": extra}
+    return response
+
+
+def json_error(status_code: int, message: str | None = None, **extra) -> JsonResponse:
+    """The same error shape for plain Django views (404/500 under /api/, webhooks)."""
+    return JsonResponse(
+        {"message": message or _DEFAULT_MESSAGES.get(status_code, "Request failed."),
+         "extra": extra},
+        status=status_code,
+    )
+

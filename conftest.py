@@ -1,0 +1,18 @@
+"""Fixtures shared by every test: a clean slate in Redis for each test."""
+
+import pytest
+import redis
+from django.conf import settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis_keys():
+    """Delete this run's keys (never anyone else's) so throttles and slots don't leak."""
+    yield
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"*{settings.REDIS_PREFIX}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

@@ -1,0 +1,1 @@
+"""Selfies, jobs, the job state machine, the jobs API and dispatch."""

@@ -1,0 +1,1 @@
+"""Live progress over WebSockets and in-app, push and email notifications."""

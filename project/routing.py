@@ -1,0 +1,3 @@
+"""WebSocket routes; the consumers live in notifications/."""
+
+websocket_urlpatterns: list = []

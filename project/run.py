@@ -1,0 +1,120 @@
+"""`make run`: migrate, then start and supervise every process of Surge with prefixed logs.
+
+Processes (honcho, Procfile-style): embedded Redis and S3 (unless REDIS_URL / S3_ENDPOINT_URL
+point elsewhere), the web server (daphne: HTTP + WebSocket), the task worker (qcluster) and the
+local provider (unless PROVIDERS_JSON configures real providers). Ctrl-C or SIGTERM stops them
+all; a process that dies stops the rest, loudly.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import threading
+
+from honcho.manager import Manager
+
+from project.embedded import (
+    BASE_DIR,
+    DEFAULT_BUCKET,
+    DEV_S3_ACCESS_KEY,
+    DEV_S3_SECRET_KEY,
+    port_layout,
+    redis_server_command,
+    var_dir,
+    wait_for_tcp,
+    weed_command,
+)
+
+PYTHON = sys.executable
+
+
+def _command(argv: list[str]) -> str:
+    return shlex.join(argv)
+
+
+def build_environment() -> tuple[dict[str, str], dict[str, bool]]:
+    """The environment every child shares, and which embedded services to start."""
+    ports = port_layout()
+    env = dict(os.environ)
+    env.setdefault("PORT", str(ports.web))
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    embedded = {
+        "redis": not env.get("REDIS_URL"),
+        "s3": not env.get("S3_ENDPOINT_URL"),
+        "local_provider": not env.get("PROVIDERS_JSON") or env.get("LOCAL_PROVIDER") == "1",
+    }
+    if embedded["redis"]:
+        env["REDIS_URL"] = f"redis://127.0.0.1:{ports.redis}/0"
+    if embedded["s3"]:
+        env["S3_ENDPOINT_URL"] = f"http://127.0.0.1:{ports.s3}"
+        env.setdefault("AWS_ACCESS_KEY_ID", DEV_S3_ACCESS_KEY)
+        env.setdefault("AWS_SECRET_ACCESS_KEY", DEV_S3_SECRET_KEY)
+    return env, embedded
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([PYTHON, str(BASE_DIR / "manage.py"), *args], env=env, check=True,
+                   cwd=BASE_DIR)
+
+
+def add_processes(manager: Manager, env: dict[str, str], embedded: dict[str, bool]) -> None:
+    ports = port_layout()
+    data = var_dir()
+    if embedded["redis"]:
+        manager.add_process("redis", _command(redis_server_command(ports.redis)), env=env)
+    if embedded["s3"]:
+        bucket = env.get("S3_BUCKET", DEFAULT_BUCKET)
+        manager.add_process("s3", _command(weed_command(
+            s3_port=ports.s3, internal_ports=ports.s3_internal, data_dir=data / "s3",
+            bucket=bucket)), env=env)
+    bind = env.get("BIND", "127.0.0.1")
+    manager.add_process("web", _command([PYTHON, "-m", "project.serve", "web", "--bind", bind]),
+                        env=env, cwd=str(BASE_DIR))
+    manager.add_process("worker", _command([PYTHON, "-m", "project.serve", "worker"]), env=env,
+                        cwd=str(BASE_DIR))
+    if embedded["local_provider"]:
+        manager.add_process("provider", _command([
+            PYTHON, "-m", "local_provider", "--port", str(ports.local_provider),
+            "--state-dir", str(data / "local_provider")]), env=env, cwd=str(BASE_DIR))
+
+
+def announce_when_ready(env: dict[str, str]) -> None:
+    port = int(env["PORT"])
+    try:
+        wait_for_tcp(port, timeout=180)
+    except TimeoutError:
+        return
+    url = env.get("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+    banner = f"\n  Surge is running at {url}/   (Ctrl-C stops everything)\n"
+    if env.get("DEMO") == "1":
+        banner += "  Demo login: demo@surge.local / surge-demo-2026\n"
+    sys.stdout.write(banner + "\n")
+    sys.stdout.flush()
+
+
+def main() -> int:
+    env, embedded = build_environment()
+    os.environ.update(env)
+    print(f"Surge: state in {var_dir()}, web port {env['PORT']}; embedded services: "
+          + (", ".join(name for name, on in embedded.items() if on) or "none"), flush=True)
+    manage(env, "migrate", "--noinput", "-v", "0")
+    if env.get("DEMO") == "1":
+        manage(env, "ensure_demo_user")
+    manager = Manager()
+    add_processes(manager, env, embedded)
+    threading.Thread(target=announce_when_ready, args=(env,), daemon=True).start()
+    manager.loop()
+    if manager.returncode not in (0, 130, 143):
+        failed = [name for name, proc in manager._processes.items()
+                  if proc.get("returncode") not in (None, 0, -15, 143)]
+        sys.stderr.write(
+            "\n!!! Surge stopped: process " + (", ".join(failed) or "?")
+            + f" exited unexpectedly (rc={manager.returncode}). See its log lines above.\n")
+    return manager.returncode or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,327 @@
+"""Surge settings: 12-factor, read from the environment, with embedded development defaults.
+
+Every variable is documented in README.md. `SURGE_ENV=production` turns off the development
+conveniences (DEBUG, a generated SECRET_KEY) and refuses to start with a default secret.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from project.embedded import (
+    DEFAULT_BUCKET,
+    DEV_S3_ACCESS_KEY,
+    DEV_S3_SECRET_KEY,
+    port_layout,
+    var_dir,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+SURGE_ENV = env.str("SURGE_ENV", default="development")
+if SURGE_ENV not in ("development", "production"):
+    raise ImproperlyConfigured("SURGE_ENV must be 'development' or 'production'")
+PRODUCTION = SURGE_ENV == "production"
+PORTS = port_layout()
+VAR_DIR = var_dir()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+
+
+def _development_secret_key() -> str:
+    """Generated once into var/ so sessions survive restarts of a development checkout."""
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if PRODUCTION and (not SECRET_KEY or SECRET_KEY.startswith("django-insecure")
+                   or len(SECRET_KEY) < 32):
+    raise ImproperlyConfigured("SURGE_ENV=production needs a SECRET_KEY of 32+ random characters")
+SECRET_KEY = SECRET_KEY or _development_secret_key()
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else
+                         ["127.0.0.1", "localhost", "[::1]", "testserver"])
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{PORTS.web}").rstrip("/")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_q",
+    "channels",
+    "common",
+    "accounts",
+    "providers",
+    "jobs",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+ASGI_APPLICATION = "project.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'surge.sqlite3'}")}
+# django-q2 closes stale connections on every enqueue/dequeue; persistent ones keep it fast.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        # WAL lets the web and worker processes read while one of them writes.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    # A file, not memory, so that worker processes started by the tests see the same data.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-surge.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: cache, channel layer, task broker, provider slots --------------------------------
+REDIS_URL = env.str("REDIS_URL", default=f"redis://127.0.0.1:{PORTS.redis}/0")
+# Every key this app writes starts with this, so several apps (or test runs) can share a Redis.
+REDIS_PREFIX = env.str("SURGE_REDIS_PREFIX", default="surge")
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": REDIS_PREFIX,
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
+    }
+}
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            # The defaults drop messages under load: a 100-connection pool, a socket timeout equal
+            # to the layer's own 5 s blocking pop, and capacity=100 shared by a whole process.
+            "hosts": [{"address": REDIS_URL, "max_connections": 10000, "socket_timeout": 30}],
+            "capacity": 100000,
+            "prefix": f"{REDIS_PREFIX}:asgi",
+        },
+    }
+}
+
+Q_CLUSTER = {
+    "name": REDIS_PREFIX,
+    "redis": REDIS_URL,
+    "workers": env.int("WORKER_PROCESSES", default=2),
+    "timeout": env.int("TASK_TIMEOUT", default=120),
+    "retry": env.int("TASK_TIMEOUT", default=120) + 60,  # must exceed timeout
+    "max_attempts": 3,
+    "save_limit": 1000,
+    "ack_failures": True,
+    "catch_up": False,
+    "label": "Tasks",
+}
+
+# --- Media on S3 (SeaweedFS in development, AWS S3 in production) ----------------------------
+S3_ENDPOINT_URL = env.str("S3_ENDPOINT_URL", default=f"http://127.0.0.1:{PORTS.s3}")
+S3_BUCKET = env.str("S3_BUCKET", default=DEFAULT_BUCKET)
+S3_REGION = env.str("S3_REGION", default="us-east-1")
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default=DEV_S3_ACCESS_KEY)
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default=DEV_S3_SECRET_KEY)
+SIGNED_URL_SECONDS = env.int("SIGNED_URL_SECONDS", default=900)
+
+STORAGES = {
+    "default": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": S3_ENDPOINT_URL or None,
+            "region_name": S3_REGION,
+            "access_key": AWS_ACCESS_KEY_ID,
+            "secret_key": AWS_SECRET_ACCESS_KEY,
+            "addressing_style": "path",
+            "signature_version": "s3v4",
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": SIGNED_URL_SECONDS,
+            "file_overwrite": False,
+        },
+    },
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve straight from the source folders so `make run` needs no collectstatic step.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- Accounts ---------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "landing"
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=15 * 60)
+
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Surge <no-reply@surge.local>")
+
+# --- API --------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "common.api.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Surge API",
+    "DESCRIPTION": "Turn a selfie into a short cinematic video. Every error body is "
+                   '`{"message": str, "extra": {...}}`.',
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Providers --------------------------------------------------------------------------------
+LOCAL_PROVIDER_URL = env.str("LOCAL_PROVIDER_URL",
+                             default=f"http://127.0.0.1:{PORTS.local_provider}").rstrip("/")
+LOCAL_PROVIDER_API_KEY = env.str("LOCAL_PROVIDER_API_KEY", default="local-dev-key")
+LOCAL_PROVIDER_WEBHOOK_SECRET = env.str(
+    "LOCAL_PROVIDER_WEBHOOK_SECRET",
+    default="whsec_c3VyZ2UtbG9jYWwtcHJvdmlkZXItZGV2LXNlY3JldCE=",  # development only
+)
+
+
+PROVIDER_BACKENDS = {  # the short names PROVIDERS_JSON accepts for "backend"
+    "replicate": "providers.backends.replicate.ReplicateBackend",
+    "wavespeed": "providers.backends.wavespeed.WaveSpeedBackend",
+    "fal": "providers.backends.fal.FalBackend",
+    "local": "providers.backends.local.LocalBackend",
+}
+
+
+def _providers_from_json(raw: str) -> dict[str, dict]:
+    """PROVIDERS_JSON: a JSON list of {name, backend, base_url, api_key, ...} objects."""
+    try:
+        entries = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ImproperlyConfigured(f"PROVIDERS_JSON is not valid JSON: {error}") from error
+    if not isinstance(entries, list) or not entries:
+        raise ImproperlyConfigured("PROVIDERS_JSON must be a non-empty JSON list")
+    providers = {}
+    for entry in entries:
+        if not isinstance(entry, dict) or not entry.get("name") or not entry.get("backend"):
+            raise ImproperlyConfigured("each PROVIDERS_JSON entry needs 'name' and 'backend'")
+        name = entry["name"]
+        backend = entry["backend"]
+        backend = PROVIDER_BACKENDS.get(backend, backend)
+        providers[name] = {key.upper(): value for key, value in entry.items()
+                           if key not in ("name", "backend")}
+        providers[name]["BACKEND"] = backend
+    return providers
+
+
+def _default_providers() -> dict[str, dict]:
+    """Without PROVIDERS_JSON: the local provider that `make run` starts, in two dialects."""
+    common = {
+        "BACKEND": "providers.backends.local.LocalBackend",
+        "BASE_URL": LOCAL_PROVIDER_URL,
+        "API_KEY": LOCAL_PROVIDER_API_KEY,
+        "WEBHOOK_SECRET": LOCAL_PROVIDER_WEBHOOK_SECRET,
+        "MAX_CONCURRENCY": 5,
+        "WEBHOOKS": True,
+    }
+    return {
+        "local": {**common, "DIALECT": "replicate", "MODEL": "surge/cyberpunk-hero",
+                  "PRIORITY": 10},
+        "local-fal": {**common, "DIALECT": "fal", "MODEL": "surge/cyberpunk-hero",
+                      "PRIORITY": 20},
+    }
+
+
+PROVIDERS = (_providers_from_json(env.str("PROVIDERS_JSON"))
+             if env.str("PROVIDERS_JSON", default="") else _default_providers())
+
+# --- Jobs and dispatch ------------------------------------------------------------------------
+MAX_ACTIVE_JOBS_PER_USER = env.int("MAX_ACTIVE_JOBS_PER_USER", default=20)
+
+# --- Security ---------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}

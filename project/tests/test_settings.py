@@ -1,0 +1,50 @@
+"""Settings come from the environment; production refuses unsafe defaults."""
+
+import os
+import subprocess
+import sys
+
+from django.conf import settings
+
+from project.embedded import BASE_DIR
+
+
+def _load_settings(**env):
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("SECRET_KEY", "SURGE_ENV", "DEBUG")}
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings;"
+                               " print(settings.DEBUG)"],
+        env={**environment, "DJANGO_SETTINGS_MODULE": "project.settings"}, cwd=BASE_DIR,
+        capture_output=True, text=True, timeout=60)
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = _load_settings(SURGE_ENV="production")
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_production_starts_with_a_real_secret_and_debug_off():
+    result = _load_settings(SURGE_ENV="production", SECRET_KEY="x" * 8 + "Kq3#vLp9!Zr2@Wm5$Ty8^Uh1&")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_services_come_from_the_environment():
+    assert settings.REDIS_URL == os.environ["REDIS_URL"]
+    assert settings.STORAGES["default"]["OPTIONS"]["endpoint_url"] == os.environ["S3_ENDPOINT_URL"]
+
+
+def test_default_storage_is_s3():
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    name = default_storage.save("tests/hello.txt", ContentFile(b"hello"))
+    try:
+        assert default_storage.open(name).read() == b"hello"
+        assert "X-Amz-Signature" in default_storage.url(name)
+    finally:
+        default_storage.delete(name)
+    assert not default_storage.exists(name)

@@ -1,0 +1,30 @@
+"""Site-wide pages: the landing page, the signed-in home, and JSON errors under /api/."""
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views import defaults
+
+from common.api import json_error
+
+
+def landing(request):
+    if request.user.is_authenticated:
+        return redirect("home")
+    return render(request, "landing.html")
+
+
+@login_required
+def home(request):
+    return render(request, "home.html")
+
+
+def page_not_found(request, exception):
+    if request.path.startswith("/api/"):
+        return json_error(404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith("/api/"):
+        return json_error(500, "Something went wrong on our side. Please try again.")
+    return defaults.server_error(request)
