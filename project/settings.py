@@ -302,6 +302,16 @@ PROVIDERS = (_providers_from_json(env.str("PROVIDERS_JSON"))
 
 # --- Jobs and dispatch ------------------------------------------------------------------------
 MAX_ACTIVE_JOBS_PER_USER = env.int("MAX_ACTIVE_JOBS_PER_USER", default=20)
+RECONCILE_INTERVAL = env.float("RECONCILE_INTERVAL", default=10.0)
+POLL_AFTER = env.float("POLL_AFTER", default=30.0)
+KEEP_WARM_IDLE = env.float("KEEP_WARM_IDLE", default=240.0)
+BREAKER_FAILURE_THRESHOLD = env.int("BREAKER_FAILURE_THRESHOLD", default=3)
+BREAKER_COOLDOWN_SECONDS = env.float("BREAKER_COOLDOWN_SECONDS", default=30.0)
+MAX_OUTPUT_BYTES = env.int("MAX_OUTPUT_BYTES", default=200 * 1024 * 1024)
+# Called on commit after every job event as hook(job=, event=): how lower layers reach upper ones.
+JOB_EVENT_HOOKS = [
+    "jobs.dispatch.hooks.on_job_event",
+]
 
 # --- Security ---------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -1,0 +1,1 @@
+"""The dispatch engine: fair-share queue, provider slots, breakers, polling, mirroring."""

@@ -1,0 +1,35 @@
+"""Wake the dispatcher at once (a hint; its periodic pass recovers any lost wake-up)."""
+
+from __future__ import annotations
+
+import logging
+
+from jobs.dispatch import redis as dispatch_redis
+
+logger = logging.getLogger(__name__)
+WAKE_LIST = "wake"
+
+
+def request_dispatch() -> None:
+    """Tell the dispatcher that a job is waiting or a slot is free."""
+    try:
+        pipe = dispatch_redis.client().pipeline()
+        pipe.lpush(dispatch_redis.key(WAKE_LIST), 1)
+        pipe.ltrim(dispatch_redis.key(WAKE_LIST), 0, 0)  # many wake-ups collapse into one
+        pipe.execute()
+    except Exception:  # the reconciler's next pass dispatches anyway
+        logger.warning("could not wake the dispatcher", exc_info=True)
+
+
+def wait_for_wakeup(timeout: float) -> bool:
+    """Block up to `timeout` seconds for a wake-up; True if one came."""
+    result = dispatch_redis.client().blpop([dispatch_redis.key(WAKE_LIST)], timeout=timeout)
+    return result is not None
+
+
+def request_provider_cancel(*, job_id, provider: str, provider_job_id: str) -> None:
+    """Cancel a submission at its provider in a worker, then free its slot."""
+    from django_q.tasks import async_task
+
+    async_task("jobs.tasks.cancel_at_provider", str(job_id), provider, provider_job_id,
+               task_name=f"cancel-{job_id}")

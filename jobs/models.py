@@ -1,0 +1,216 @@
+"""Selfies, jobs and their timelines. Data and constraints only; the logic is in services."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Selfie(models.Model):
+    """A validated, re-encoded portrait in S3 (metadata stripped), with a thumbnail."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="selfies")
+    image = models.FileField(max_length=255)
+    thumbnail = models.FileField(max_length=255)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Selfie {self.id} of {self.user_id}"
+
+
+class Upload(models.Model):
+    """A presigned direct-to-S3 upload slot; becomes a Selfie once validated."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="uploads")
+    key = models.CharField(max_length=255, unique=True)
+    content_type = models.CharField(max_length=50)
+    size = models.PositiveIntegerField()
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Upload {self.id}"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    DISPATCHING = "dispatching", "Dispatching"
+    SUBMITTED = "submitted", "Submitted"
+    WARMING = "warming", "Warming up"
+    RENDERING = "rendering", "Rendering"
+    SAVING = "saving", "Saving"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
+ACTIVE_STATUSES = frozenset(set(JobStatus) - TERMINAL_STATUSES)
+# Forward order of the state machine; terminal states share the last rank.
+STATUS_RANK = {
+    JobStatus.QUEUED: 0, JobStatus.DISPATCHING: 1, JobStatus.SUBMITTED: 2,
+    JobStatus.WARMING: 3, JobStatus.RENDERING: 4, JobStatus.SAVING: 5,
+    JobStatus.SUCCEEDED: 6, JobStatus.FAILED: 6, JobStatus.CANCELED: 6,
+}
+
+
+class Job(models.Model):
+    """One render of one selfie in one style. Its status changes only through job_transition."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="jobs")
+    selfie = models.ForeignKey(Selfie, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="jobs")
+    style = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=JobStatus.choices,
+                              default=JobStatus.QUEUED)
+    stage = models.CharField(max_length=200, blank=True, help_text="What the user is told.")
+    progress = models.FloatField(default=0.0)
+    provider = models.CharField(max_length=64, blank=True)
+    provider_job_id = models.CharField(max_length=200, blank=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Submissions to a provider.")
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    output_key = models.CharField(max_length=255, blank=True, help_text="The video in our S3.")
+    output_url = models.URLField(max_length=2000, blank=True,
+                                 help_text="The provider's result URL, before mirroring.")
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="retries")
+    last_seq = models.PositiveIntegerField(default=0)
+
+    # Dispatch bookkeeping: the database, not the task broker, is the source of truth.
+    queue_priority = models.SmallIntegerField(
+        default=0, help_text="Higher goes first; a job bounced by a provider's 429 is raised.")
+    not_before = models.DateTimeField(null=True, blank=True,
+                                      help_text="Do not dispatch or poll before this time.")
+    lease_until = models.DateTimeField(null=True, blank=True,
+                                       help_text="A worker owns the next step until then.")
+    last_provider_news_at = models.DateTimeField(null=True, blank=True)
+    poll_count = models.PositiveIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True,
+                                       help_text="When the provider accepted the job.")
+    first_progress_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="job_user_recent"),
+            models.Index(fields=["status", "created_at"], name="job_status_created"),
+            models.Index(fields=["provider", "status"], name="job_provider_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__gte=0) & Q(progress__lte=1),
+                                   name="job_progress_0_to_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Job {self.id} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+class JobEvent(models.Model):
+    """Append-only timeline of a job; `seq` counts from 1 per job with no gaps."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=JobStatus.choices)
+    stage = models.CharField(max_length=200, blank=True)
+    progress = models.FloatField(default=0.0)
+    detail = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=32, help_text="Who caused it: api, webhook, poller …")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["job", "seq"]
+        constraints = [models.UniqueConstraint(fields=["job", "seq"], name="job_event_seq_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}#{self.seq} {self.status}"
+
+
+class IdempotencyKey(models.Model):
+    """An Idempotency-Key a user sent with a job submission, kept for 24 hours."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.CASCADE)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"],
+                                               name="idempotency_key_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"
+
+
+class BreakerState(models.TextChoices):
+    CLOSED = "closed", "Closed (healthy)"
+    OPEN = "open", "Open (failing, skipped)"
+    HALF_OPEN = "half_open", "Half-open (probing)"
+
+
+class ProviderState(models.Model):
+    """Live, admin-editable state of one configured provider: limits, pause, circuit breaker."""
+
+    name = models.CharField(max_length=64, unique=True)
+    enabled = models.BooleanField(default=True, help_text="Untick to stop sending new jobs.")
+    max_concurrency = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Overrides MAX_CONCURRENCY from settings when set.")
+    paused_until = models.DateTimeField(null=True, blank=True,
+                                        help_text="Set after a 429: no submissions until then.")
+    rate_limit_streak = models.PositiveIntegerField(default=0)
+    breaker_state = models.CharField(max_length=16, choices=BreakerState.choices,
+                                     default=BreakerState.CLOSED)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    last_submit_at = models.DateTimeField(null=True, blank=True)
+    last_warmup_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WebhookInbox(models.Model):
+    """Every verified provider webhook, unique on (provider, event id): duplicates are ignored."""
+
+    provider = models.CharField(max_length=64)
+    event_id = models.CharField(max_length=255)
+    provider_job_id = models.CharField(max_length=200, db_index=True)
+    payload = models.JSONField(default=dict)
+    result = models.CharField(max_length=16, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider", "event_id"],
+                                               name="webhook_inbox_unique_event")]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.event_id}"

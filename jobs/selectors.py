@@ -1,0 +1,143 @@
+"""Every read about jobs and selfies: ownership, the fair-share queue order, ETAs, media URLs."""
+
+from __future__ import annotations
+
+import math
+from statistics import median
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.storage import default_storage
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
+from django.http import Http404
+
+from jobs.models import ACTIVE_STATUSES, Job, JobEvent, JobStatus, Selfie
+
+DEFAULT_RENDER_SECONDS = 60.0
+RECENT_RENDERS = 50
+
+
+def job_get_for_user(*, user, job_id) -> Job:
+    """The user's own job, or 404 (never 403: another user's ids reveal nothing)."""
+    try:
+        return Job.objects.select_related("selfie").get(pk=job_id, user=user)
+    except (Job.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such job.") from None
+
+
+def job_list_for_user(*, user, status: str | None = None) -> QuerySet[Job]:
+    jobs = Job.objects.filter(user=user).select_related("selfie").order_by("-created_at", "-id")
+    if status:
+        jobs = jobs.filter(status=status)
+    return jobs
+
+
+def job_events_after(*, job: Job, after: int = 0) -> QuerySet[JobEvent]:
+    return job.events.filter(seq__gt=after).order_by("seq")
+
+
+def selfie_get_for_user(*, user, selfie_id) -> Selfie:
+    try:
+        return Selfie.objects.get(pk=selfie_id, user=user)
+    except (Selfie.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such selfie.") from None
+
+
+def selfie_list_for_user(*, user) -> QuerySet[Selfie]:
+    return Selfie.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def active_job_count(*, user) -> int:
+    return Job.objects.filter(user=user, status__in=ACTIVE_STATUSES).count()
+
+
+def queued_jobs_in_dispatch_order() -> QuerySet[Job]:
+    """Queued jobs in the order the engine dispatches them: fair share across users.
+
+    Every user's 1st waiting job goes before anyone's 2nd (round-robin), oldest first within a
+    round; a job bounced by a provider's 429 (queue_priority > 0) goes back to the head.
+    """
+    return (Job.objects.filter(status=JobStatus.QUEUED)
+            .annotate(user_rank=Window(RowNumber(), partition_by=[F("user_id")],
+                                       order_by=[F("created_at").asc(), F("id").asc()]))
+            .order_by("-queue_priority", "user_rank", "created_at", "id"))
+
+
+def queue_positions(*, job_ids: list) -> dict:
+    """{job id: jobs ahead of it (0 = next)} for the given queued jobs."""
+    wanted = {str(job_id) for job_id in job_ids}
+    if not wanted:
+        return {}
+    positions = {}
+    for index, job_id in enumerate(queued_jobs_in_dispatch_order().values_list("id", flat=True)):
+        if str(job_id) in wanted:
+            positions[str(job_id)] = index
+            if len(positions) == len(wanted):
+                break
+    return positions
+
+
+def total_provider_slots() -> int:
+    from jobs.dispatch.limits import provider_limits
+
+    return max(1, sum(provider_limits().values()))
+
+
+def recent_render_seconds() -> float:
+    """Median wall time of recent successful renders (dispatch → done); cached briefly."""
+    cached = cache.get("jobs:recent-render-seconds")
+    if cached is not None:
+        return cached
+    durations = [
+        (finished - dispatched).total_seconds()
+        for dispatched, finished in Job.objects.filter(
+            status=JobStatus.SUCCEEDED, dispatched_at__isnull=False, finished_at__isnull=False)
+        .order_by("-finished_at").values_list("dispatched_at", "finished_at")[:RECENT_RENDERS]
+    ]
+    value = median(durations) if durations else DEFAULT_RENDER_SECONDS
+    cache.set("jobs:recent-render-seconds", value, timeout=30)
+    return value
+
+
+def eta_seconds(*, job: Job, position: int | None) -> int | None:
+    """Seconds until the video should be ready, from measured render times and free slots."""
+    if job.is_terminal:
+        return None
+    render = recent_render_seconds()
+    if job.status == JobStatus.QUEUED:
+        waves = math.floor((position or 0) / total_provider_slots()) + 1
+        return int(math.ceil(waves * render))
+    started = job.dispatched_at or job.created_at
+    from django.utils import timezone
+
+    elapsed = (timezone.now() - started).total_seconds()
+    remaining = render * (1 - job.progress) if job.progress else render - elapsed
+    return max(1, int(math.ceil(remaining)))
+
+
+def job_video_url(job: Job) -> str | None:
+    """A short-lived signed URL of the finished video, only once the job has succeeded."""
+    if job.status != JobStatus.SUCCEEDED or not job.output_key:
+        return None
+    return default_storage.url(job.output_key,
+                               parameters={"ResponseContentType": "video/mp4"},
+                               expire=settings.SIGNED_URL_SECONDS)
+
+
+def selfie_thumbnail_url(selfie: Selfie | None) -> str | None:
+    if selfie is None or not selfie.thumbnail:
+        return None
+    return default_storage.url(selfie.thumbnail.name, expire=settings.SIGNED_URL_SECONDS)
+
+
+SLOT_HOLDING_STATUSES = (JobStatus.DISPATCHING, JobStatus.SUBMITTED, JobStatus.WARMING,
+                         JobStatus.RENDERING)
+
+
+def jobs_holding_slots(*, provider: str) -> QuerySet:
+    """Ids of the jobs that occupy one of `provider`'s slots right now."""
+    holding = Job.objects.filter(provider=provider, status__in=SLOT_HOLDING_STATUSES)
+    canceling = Job.objects.filter(provider=provider, status=JobStatus.CANCELED,
+                                   cancel_requested=True, lease_until__isnull=False)
+    return (holding | canceling).values_list("id", flat=True)

@@ -1,0 +1,1 @@
+"""Every write about selfies and jobs. Import from the submodules."""

@@ -1,0 +1,154 @@
+"""Creating, canceling and retrying jobs. Never calls a provider: the engine does, later."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from common.exceptions import ApplicationError
+from jobs.models import TERMINAL_STATUSES, IdempotencyKey, Job, JobStatus, Selfie
+from jobs.selectors import active_job_count, job_get_for_user
+from jobs.services.transitions import job_record_created, job_transition
+from jobs.stages import STAGE_TEXT
+from jobs.styles import STYLES, style_get
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+QUOTA_RETRY_AFTER_SECONDS = 30
+
+
+def _request_dispatch() -> None:
+    from jobs.dispatch.wakeup import request_dispatch
+
+    request_dispatch()
+
+
+def _check_quota(user) -> None:
+    limit = settings.MAX_ACTIVE_JOBS_PER_USER
+    if active_job_count(user=user) >= limit:
+        raise ApplicationError(
+            f"You already have {limit} videos in progress. Wait for one to finish, then try again.",
+            status_code=429, extra={"limit": limit},
+            headers={"Retry-After": str(QUOTA_RETRY_AFTER_SECONDS)})
+
+
+def _insert_job(*, user, selfie: Selfie, style: str, retry_of: Job | None = None) -> Job:
+    """Insert a queued job and its first event; wake the dispatcher once committed."""
+    with transaction.atomic():
+        job = Job.objects.create(user=user, selfie=selfie, style=style, retry_of=retry_of,
+                                 status=JobStatus.QUEUED, stage=STAGE_TEXT[JobStatus.QUEUED])
+        job_record_created(job, source="api")
+        transaction.on_commit(_request_dispatch)
+    return job
+
+
+def _validated_inputs(*, user, selfie_id, style: str) -> Selfie:
+    if style_get(style) is None:
+        raise ApplicationError(
+            f"Unknown style {style!r}. Pick one of: {', '.join(sorted(STYLES))}.",
+            extra={"style": [f"Choose one of: {', '.join(sorted(STYLES))}."]})
+    try:
+        return Selfie.objects.get(pk=selfie_id, user=user)
+    except (Selfie.DoesNotExist, ValueError, TypeError):
+        raise ApplicationError("No selfie with this id. Upload a selfie first.",
+                               extra={"selfie_id": ["No selfie with this id."]}) from None
+
+
+def request_fingerprint(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def job_create(*, user, selfie_id, style: str, idempotency_key: str | None = None
+               ) -> tuple[Job, bool]:
+    """Queue a new job; returns (job, replayed). Replays honour the Idempotency-Key draft."""
+    if not idempotency_key:
+        selfie = _validated_inputs(user=user, selfie_id=selfie_id, style=style)
+        _check_quota(user)
+        return _insert_job(user=user, selfie=selfie, style=style), False
+
+    fingerprint = request_fingerprint({"selfie_id": str(selfie_id), "style": style})
+    replay = _idempotent_replay(user=user, key=idempotency_key, fingerprint=fingerprint)
+    if replay is not None:
+        return replay, True
+    claim = _claim_key(user=user, key=idempotency_key, fingerprint=fingerprint)
+    try:
+        selfie = _validated_inputs(user=user, selfie_id=selfie_id, style=style)
+        _check_quota(user)
+        with transaction.atomic():
+            job = _insert_job(user=user, selfie=selfie, style=style)
+            IdempotencyKey.objects.filter(pk=claim.pk).update(job=job)
+    except BaseException:
+        claim.delete()  # a refused request may be retried with the same key
+        raise
+    return job, False
+
+
+def _idempotent_replay(*, user, key: str, fingerprint: str) -> Job | None:
+    IdempotencyKey.objects.filter(user=user, key=key,
+                                  created_at__lt=timezone.now() - IDEMPOTENCY_TTL).delete()
+    existing = IdempotencyKey.objects.filter(user=user, key=key).select_related("job").first()
+    if existing is None:
+        return None
+    if existing.request_hash != fingerprint:
+        raise ApplicationError(
+            "This Idempotency-Key was already used with a different request body. "
+            "Use a new key for a new request.", status_code=422,
+            extra={"idempotency_key": ["Reused with a different body."]})
+    if existing.job is None:
+        raise ApplicationError(
+            "A request with this Idempotency-Key is still being processed. Retry shortly.",
+            status_code=409, headers={"Retry-After": "1"})
+    return existing.job
+
+
+def _claim_key(*, user, key: str, fingerprint: str) -> IdempotencyKey:
+    try:
+        with transaction.atomic():
+            return IdempotencyKey.objects.create(user=user, key=key, request_hash=fingerprint)
+    except IntegrityError:  # a concurrent request with the same key got there first
+        replay = _idempotent_replay(user=user, key=key, fingerprint=fingerprint)
+        raise ApplicationError(
+            "A request with this Idempotency-Key is still being processed. Retry shortly.",
+            status_code=409, extra={"job_id": str(replay.id) if replay else None}) from None
+
+
+def job_cancel(*, user, job_id, source: str = "api") -> Job:
+    """Cancel a job that has not finished; the engine then cancels it at the provider."""
+    job = job_get_for_user(user=user, job_id=job_id)
+    return job_cancel_any(job=job, source=source)
+
+
+def job_cancel_any(*, job: Job, source: str) -> Job:
+    """Cancel without an ownership check (admin, engine)."""
+    if job.status in TERMINAL_STATUSES:
+        raise ApplicationError(f"This job has already {job.status}; there is nothing to cancel.",
+                               status_code=409, extra={"status": job.status})
+    previous = {"provider": job.provider, "provider_job_id": job.provider_job_id}
+    transition = job_transition(job_id=job.id, status=JobStatus.CANCELED, source=source,
+                                stage="Canceled", fields={"cancel_requested": True},
+                                detail={"reason": "canceled by " + source})
+    if not transition.applied:
+        raise ApplicationError("This job has just finished; there is nothing to cancel.",
+                               status_code=409, extra={"status": transition.job.status})
+    if previous["provider_job_id"]:
+        from jobs.dispatch.wakeup import request_provider_cancel
+
+        transaction.on_commit(lambda: request_provider_cancel(job_id=job.id, **previous))
+    return transition.job
+
+
+def job_retry(*, user, job_id) -> Job:
+    """A new job with the same selfie and style as a failed or canceled one."""
+    job = job_get_for_user(user=user, job_id=job_id)
+    if job.status not in (JobStatus.FAILED, JobStatus.CANCELED):
+        raise ApplicationError("Only failed or canceled jobs can be retried.", status_code=409,
+                               extra={"status": job.status})
+    if job.selfie is None:
+        raise ApplicationError("The selfie of this job was deleted; upload it again.",
+                               status_code=409, extra={"selfie_id": ["Deleted."]})
+    _check_quota(user)
+    return _insert_job(user=user, selfie=job.selfie, style=job.style, retry_of=job)
