@@ -1,0 +1,1 @@
+"""Pluggable AI video providers: submit, poll, cancel and verify webhooks behind one interface."""

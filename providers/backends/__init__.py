@@ -1,0 +1,1 @@
+"""Provider backends: one module per vendor, holding only its payload mapping and parsing."""

@@ -1,0 +1,132 @@
+"""ProviderBackend: the template every provider follows (build request → send → parse)."""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+from typing import Any
+
+from django.utils.module_loading import import_string
+
+from providers.conf import resolve
+from providers.events import ProviderEvent, Submission
+from providers.exceptions import ProviderNotConfigured
+from providers.http import ApiRequest, ApiResponse, ProviderHttp
+
+logger = logging.getLogger(__name__)
+
+
+class ProviderBackend:
+    """Base class for provider backends.
+
+    Subclasses implement build_submit_request, parse_submission, status_request, parse_status
+    and, if supports_cancel, cancel_request and parse_cancel; they also name their
+    webhook_class (a dotted path to a providers.webhooks.base.WebhookVerifier subclass).
+    """
+
+    supports_cancel: bool = False
+    supports_webhooks: bool = False
+    default_base_url: str = ""
+    default_model: str = ""
+    webhook_class: str = ""
+    envelope_codes: bool = False  # WaveSpeed-style error codes in the JSON body
+
+    def __init__(self, name: str, config: dict[str, Any]) -> None:
+        self.name = name
+        self.config = resolve(config)
+        self.base_url = self.config["BASE_URL"] or self.default_base_url
+        self.model = self.config["MODEL"] or self.default_model
+
+    # --- the interface the app calls -----------------------------------------------------------
+
+    def submit(self, *, image_url: str, prompt: str, style: str, webhook_url: str | None,
+               reference: str) -> Submission:
+        """Start a render; returns the provider's job id (persist it before anything else)."""
+        if not (self.supports_webhooks and self.config["WEBHOOKS"]):
+            webhook_url = None
+        request = self.build_submit_request(image_url=image_url, prompt=prompt, style=style,
+                                            webhook_url=webhook_url, reference=reference)
+        response = self.http.send(request)
+        submission = self.parse_submission(response)
+        logger.info("%s: submitted %s as %s", self.name, reference, submission.provider_job_id)
+        return submission
+
+    def fetch_status(self, provider_job_id: str) -> ProviderEvent:
+        """Poll the provider for the job's current state."""
+        response = self.http.send(self.status_request(provider_job_id))
+        return self.parse_status(provider_job_id, response)
+
+    def cancel(self, provider_job_id: str) -> bool:
+        """Ask the provider to stop; True if it accepted, False if already finished/unsupported."""
+        if not self.supports_cancel:
+            return False
+        response = self.http.send(self.cancel_request(provider_job_id))
+        return self.parse_cancel(provider_job_id, response)
+
+    def warm_up(self) -> None:
+        """Keep-warm hook, called periodically by the app; most providers need nothing."""
+
+    # --- what subclasses implement --------------------------------------------------------------
+
+    def auth_headers(self) -> dict[str, str]:
+        key = self.config["API_KEY"]
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def build_submit_request(self, *, image_url: str, prompt: str, style: str,
+                             webhook_url: str | None, reference: str) -> ApiRequest:
+        raise NotImplementedError(f"{type(self).__name__} must implement build_submit_request")
+
+    def parse_submission(self, response: ApiResponse) -> Submission:
+        raise NotImplementedError(f"{type(self).__name__} must implement parse_submission")
+
+    def status_request(self, provider_job_id: str) -> ApiRequest:
+        raise NotImplementedError(f"{type(self).__name__} must implement status_request")
+
+    def parse_status(self, provider_job_id: str, response: ApiResponse) -> ProviderEvent:
+        raise NotImplementedError(f"{type(self).__name__} must implement parse_status")
+
+    def cancel_request(self, provider_job_id: str) -> ApiRequest:
+        raise NotImplementedError(f"{type(self).__name__} must implement cancel_request")
+
+    def parse_cancel(self, provider_job_id: str, response: ApiResponse) -> bool:
+        raise NotImplementedError(f"{type(self).__name__} must implement parse_cancel")
+
+    # --- shared helpers -------------------------------------------------------------------------
+
+    @cached_property
+    def http(self) -> ProviderHttp:
+        if not self.base_url:
+            raise ProviderNotConfigured(f"settings.PROVIDERS[{self.name!r}] needs a BASE_URL")
+        return ProviderHttp(provider=self.name, base_url=self.base_url,
+                            timeouts=self.config["TIMEOUTS"], headers=self.auth_headers(),
+                            envelope_codes=self.envelope_codes)
+
+    @cached_property
+    def webhook_verifier(self):
+        """The verifier+parser for this provider's webhooks (see providers.webhooks)."""
+        if not self.webhook_class:
+            raise ProviderNotConfigured(f"{type(self).__name__} does not receive webhooks")
+        return import_string(self.webhook_class)(name=self.name, config=self.config)
+
+    def model_input(self, *, image_field: str, image_url: str, prompt: str,
+                    style: str) -> dict[str, Any]:
+        """The model's inputs: the photo, the prompt with the style folded in, and INPUT extras."""
+        return {**self.config["INPUT"], image_field: image_url,
+                "prompt": compose_prompt(prompt=prompt, style=style)}
+
+    def close(self) -> None:
+        if "http" in self.__dict__:
+            self.http.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} {self.base_url} {self.model}>"
+
+
+def compose_prompt(*, prompt: str, style: str) -> str:
+    """Video models take one prompt: the style becomes a trailing phrase of it."""
+    prompt, style = prompt.strip(), style.strip()
+    if not style:
+        return prompt
+    if not prompt:
+        return f"{style} style"
+    return f"{prompt.rstrip('.')}, {style} style"

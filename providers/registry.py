@@ -1,0 +1,76 @@
+"""settings.PROVIDERS → cached backend instances, ordered by PRIORITY."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.module_loading import import_string
+
+from providers.base import ProviderBackend
+from providers.conf import resolve
+from providers.exceptions import ProviderNotConfigured
+
+_backends: dict[str, ProviderBackend] = {}
+_lock = threading.Lock()
+
+
+def _all_settings() -> dict[str, dict[str, Any]]:
+    providers = getattr(settings, "PROVIDERS", None) or {}
+    if not isinstance(providers, dict):
+        raise ProviderNotConfigured("settings.PROVIDERS must be a dict of name → settings")
+    return providers
+
+
+def get_config(name: str) -> dict[str, Any]:
+    """One provider's settings with every default filled in."""
+    providers = _all_settings()
+    if name not in providers:
+        raise ProviderNotConfigured(f"settings.PROVIDERS has no provider named {name!r}")
+    config = resolve(providers[name])
+    if not config.get("BACKEND"):
+        raise ProviderNotConfigured(f"settings.PROVIDERS[{name!r}] needs a BACKEND dotted path")
+    return config
+
+
+def provider_names() -> list[str]:
+    """Configured provider names, preferred first (lower PRIORITY, then name)."""
+    return sorted(_all_settings(), key=lambda name: (get_config(name)["PRIORITY"], name))
+
+
+def get_backend(name: str) -> ProviderBackend:
+    """The shared backend instance for a provider (one pooled HTTP client each)."""
+    backend = _backends.get(name)
+    if backend is not None:
+        return backend
+    config = get_config(name)
+    with _lock:
+        if name not in _backends:
+            try:
+                backend_class = import_string(config["BACKEND"])
+            except ImportError as error:
+                raise ProviderNotConfigured(
+                    f"settings.PROVIDERS[{name!r}]['BACKEND']: {error}") from error
+            _backends[name] = backend_class(name, config)
+        return _backends[name]
+
+
+def reset() -> None:
+    """Forget cached backends (closing their HTTP clients) and cached JWKS keys."""
+    from providers.webhooks import jwks
+
+    with _lock:
+        backends = list(_backends.values())
+        _backends.clear()
+    for backend in backends:
+        backend.close()
+    jwks.clear_cache()
+
+
+@receiver(setting_changed)
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("PROVIDERS", "SURGE_VERSION"):
+        reset()
