@@ -9,6 +9,10 @@ from django.conf import settings
 def _clean_redis_keys():
     """Delete this run's keys (never anyone else's) so throttles and slots don't leak."""
     yield
+    from jobs.queue_broadcast import wait_for_trailing_broadcasts
+
+    # A trailing queue broadcast runs in a timer thread: let it end while the database exists.
+    wait_for_trailing_broadcasts()
     client = redis.Redis.from_url(settings.REDIS_URL)
     try:
         keys = list(client.scan_iter(match=f"*{settings.REDIS_PREFIX}*", count=1000))

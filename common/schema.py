@@ -1,5 +1,6 @@
-"""OpenAPI pieces shared by every API: the error body serializer."""
+"""OpenAPI pieces shared by every API: the schema class and the error body serializer."""
 
+from drf_spectacular import openapi
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
@@ -19,3 +20,16 @@ def error_responses(*codes: int, **described: str) -> dict[int, OpenApiResponse]
         responses[int(code.lstrip("_"))] = OpenApiResponse(ErrorSerializer,
                                                             description=description)
     return responses
+
+
+class AutoSchema(openapi.AutoSchema):
+    """Names nested serializers after their view (SignupApi.OutputSerializer → SignupApiOutput).
+
+    Every view nests an InputSerializer/OutputSerializer, so bare class names would collide.
+    """
+
+    def get_serializer_name(self, serializer, direction):
+        qualname = type(serializer).__qualname__
+        if "." in qualname and "<locals>" not in qualname:
+            return qualname.replace(".", "")
+        return super().get_serializer_name(serializer, direction)

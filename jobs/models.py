@@ -85,7 +85,7 @@ class Job(models.Model):
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.CharField(max_length=500, blank=True)
     output_key = models.CharField(max_length=255, blank=True, help_text="The video in our S3.")
-    output_url = models.URLField(max_length=2000, blank=True,
+    output_url = models.CharField(max_length=2000, blank=True,
                                  help_text="The provider's result URL, before mirroring.")
     retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="retries")
@@ -100,6 +100,8 @@ class Job(models.Model):
                                        help_text="A worker owns the next step until then.")
     last_provider_news_at = models.DateTimeField(null=True, blank=True)
     poll_count = models.PositiveIntegerField(default=0)
+    avoid_provider = models.CharField(
+        max_length=64, blank=True, help_text="Failed here last time: try the others first.")
     cancel_requested = models.BooleanField(default=False)
 
     created_at = models.DateTimeField(auto_now_add=True)

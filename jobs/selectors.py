@@ -7,12 +7,15 @@ from statistics import median
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.db.models import F, QuerySet, Window
+from django.db.models import Case, F, Q, QuerySet, When, Window
 from django.db.models.functions import RowNumber
 from django.http import Http404
 
-from jobs.models import ACTIVE_STATUSES, Job, JobEvent, JobStatus, Selfie
+from jobs.models import (ACTIVE_STATUSES, BreakerState, Job, JobEvent, JobStatus, ProviderState,
+                         Selfie)
+from jobs.stages import PROVIDERS_BUSY, STAGE_TEXT
 
 DEFAULT_RENDER_SECONDS = 60.0
 RECENT_RENDERS = 50
@@ -22,7 +25,7 @@ def job_get_for_user(*, user, job_id) -> Job:
     """The user's own job, or 404 (never 403: another user's ids reveal nothing)."""
     try:
         return Job.objects.select_related("selfie").get(pk=job_id, user=user)
-    except (Job.DoesNotExist, ValueError, TypeError):
+    except (Job.DoesNotExist, ValueError, TypeError, ValidationError):
         raise Http404("No such job.") from None
 
 
@@ -40,7 +43,7 @@ def job_events_after(*, job: Job, after: int = 0) -> QuerySet[JobEvent]:
 def selfie_get_for_user(*, user, selfie_id) -> Selfie:
     try:
         return Selfie.objects.get(pk=selfie_id, user=user)
-    except (Selfie.DoesNotExist, ValueError, TypeError):
+    except (Selfie.DoesNotExist, ValueError, TypeError, ValidationError):
         raise Http404("No such selfie.") from None
 
 
@@ -52,16 +55,26 @@ def active_job_count(*, user) -> int:
     return Job.objects.filter(user=user, status__in=ACTIVE_STATUSES).count()
 
 
-def queued_jobs_in_dispatch_order() -> QuerySet[Job]:
+def queued_jobs_in_dispatch_order(*, ready_at=None) -> QuerySet[Job]:
     """Queued jobs in the order the engine dispatches them: fair share across users.
 
-    Every user's 1st waiting job goes before anyone's 2nd (round-robin), oldest first within a
-    round; a job bounced by a provider's 429 (queue_priority > 0) goes back to the head.
+    A job's rank is how many of its owner's unfinished jobs (queued or already at a provider)
+    are older: everyone's 1st job goes before anyone's 2nd (round-robin), oldest first within a
+    round, so a user with 500 jobs never starves another's single one. A job bounced by a
+    provider's 429 (queue_priority > 0) goes back to the head. With `ready_at`, jobs still in
+    a retry back-off (not_before later than it) are left out but keep counting for rank.
     """
-    return (Job.objects.filter(status=JobStatus.QUEUED)
-            .annotate(user_rank=Window(RowNumber(), partition_by=[F("user_id")],
-                                       order_by=[F("created_at").asc(), F("id").asc()]))
-            .order_by("-queue_priority", "user_rank", "created_at", "id"))
+    ready = Q(status=JobStatus.QUEUED)
+    if ready_at is not None:
+        ready &= Q(not_before__isnull=True) | Q(not_before__lte=ready_at)
+    user_rank = Window(RowNumber(), partition_by=[F("user_id")],
+                       order_by=[F("created_at").asc(), F("id").asc()])
+    return (Job.objects.filter(status__in=ACTIVE_STATUSES)
+            .annotate(user_rank=user_rank)
+            # Filtering on an expression that holds the window runs after it (QUALIFY).
+            .annotate(queued_rank=Case(When(ready, then=F("user_rank")), default=None))
+            .filter(queued_rank__isnull=False)
+            .order_by("-queue_priority", "queued_rank", "created_at", "id"))
 
 
 def queue_positions(*, job_ids: list) -> dict:
@@ -137,7 +150,35 @@ SLOT_HOLDING_STATUSES = (JobStatus.DISPATCHING, JobStatus.SUBMITTED, JobStatus.W
 
 def jobs_holding_slots(*, provider: str) -> QuerySet:
     """Ids of the jobs that occupy one of `provider`'s slots right now."""
-    holding = Job.objects.filter(provider=provider, status__in=SLOT_HOLDING_STATUSES)
-    canceling = Job.objects.filter(provider=provider, status=JobStatus.CANCELED,
-                                   cancel_requested=True, lease_until__isnull=False)
-    return (holding | canceling).values_list("id", flat=True)
+    return (Job.objects.filter(provider=provider, status__in=SLOT_HOLDING_STATUSES)
+            .values_list("id", flat=True))
+
+
+def providers_all_unavailable() -> bool:
+    """True when no configured provider can take a job now: each is disabled, paused or open."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    states = {state.name: state
+              for state in ProviderState.objects.filter(name__in=list(settings.PROVIDERS))}
+
+    def unavailable(name: str) -> bool:
+        state = states.get(name)  # no row yet: a fresh, healthy provider
+        return state is not None and (not state.enabled
+                                      or bool(state.paused_until and state.paused_until > now)
+                                      or state.breaker_state == BreakerState.OPEN)
+    return all(unavailable(name) for name in settings.PROVIDERS)
+
+
+def job_stage_text(*, job: Job, position: int | None,
+                   providers_unavailable: bool | None = None) -> str:
+    """What the user reads: a queued job says its place in line (1 = next) or that all are busy."""
+    if job.status != JobStatus.QUEUED:
+        return job.stage
+    if providers_unavailable is None:
+        providers_unavailable = providers_all_unavailable()
+    if providers_unavailable:
+        return PROVIDERS_BUSY
+    if position is None:
+        return job.stage
+    return f"{STAGE_TEXT[JobStatus.QUEUED]} — position {position + 1}"

@@ -26,6 +26,8 @@ def var_dir() -> Path:
 DEV_S3_ACCESS_KEY = "surge-dev"
 DEV_S3_SECRET_KEY = "surge-dev-secret-key"  # noqa: S105 - development-only default
 DEFAULT_BUCKET = "surge-media"
+DEV_PROVIDER_API_KEY = "local-dev-key"
+DEV_PROVIDER_WEBHOOK_SECRET = "whsec_c3VyZ2UtbG9jYWwtcHJvdmlkZXItZGV2LXNlY3JldCE="  # noqa: S105
 
 
 @dataclass(frozen=True)

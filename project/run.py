@@ -19,6 +19,8 @@ from honcho.manager import Manager
 from project.embedded import (
     BASE_DIR,
     DEFAULT_BUCKET,
+    DEV_PROVIDER_API_KEY,
+    DEV_PROVIDER_WEBHOOK_SECRET,
     DEV_S3_ACCESS_KEY,
     DEV_S3_SECRET_KEY,
     port_layout,
@@ -46,6 +48,8 @@ def build_environment() -> tuple[dict[str, str], dict[str, bool]]:
         "s3": not env.get("S3_ENDPOINT_URL"),
         "local_provider": not env.get("PROVIDERS_JSON") or env.get("LOCAL_PROVIDER") == "1",
     }
+    env.setdefault("LOCAL_PROVIDER_API_KEY", DEV_PROVIDER_API_KEY)
+    env.setdefault("LOCAL_PROVIDER_WEBHOOK_SECRET", DEV_PROVIDER_WEBHOOK_SECRET)
     if embedded["redis"]:
         env["REDIS_URL"] = f"redis://127.0.0.1:{ports.redis}/0"
     if embedded["s3"]:
@@ -75,6 +79,8 @@ def add_processes(manager: Manager, env: dict[str, str], embedded: dict[str, boo
                         env=env, cwd=str(BASE_DIR))
     manager.add_process("worker", _command([PYTHON, "-m", "project.serve", "worker"]), env=env,
                         cwd=str(BASE_DIR))
+    manager.add_process("dispatcher", _command([PYTHON, "-m", "project.serve", "dispatcher"]),
+                        env=env, cwd=str(BASE_DIR))
     if embedded["local_provider"]:
         manager.add_process("provider", _command([
             PYTHON, "-m", "local_provider", "--port", str(ports.local_provider),

@@ -1,4 +1,4 @@
-"""Start one Surge process once the services it needs answer: `web` (daphne) or `worker`.
+"""Start one Surge process once the services it needs answer: web, worker or dispatcher.
 
 Used by `make run` and usable on its own in production (one command per container/unit).
 """
@@ -34,7 +34,7 @@ def wait_for_dependencies() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("role", choices=["web", "worker"])
+    parser.add_argument("role", choices=["web", "worker", "dispatcher"])
     parser.add_argument("--bind", default=os.environ.get("BIND", "127.0.0.1"))
     args = parser.parse_args()
     started = time.monotonic()
@@ -46,7 +46,8 @@ def main() -> None:
         os.execvp(sys.executable, [sys.executable, "-m", "daphne", "-b", args.bind, "-p", port,
                                    "--proxy-headers", "--websocket_timeout", "86400",
                                    "project.asgi:application"])
-    os.execvp(sys.executable, [sys.executable, "manage.py", "qcluster"])
+    command = "qcluster" if args.role == "worker" else "dispatcher"
+    os.execvp(sys.executable, [sys.executable, "manage.py", command])
 
 
 if __name__ == "__main__":

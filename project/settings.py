@@ -15,6 +15,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from project.embedded import (
     DEFAULT_BUCKET,
+    DEV_PROVIDER_API_KEY,
+    DEV_PROVIDER_WEBHOOK_SECRET,
     DEV_S3_ACCESS_KEY,
     DEV_S3_SECRET_KEY,
     port_layout,
@@ -101,6 +103,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "notifications.context_processors.notification_centre",
             ],
         },
     },
@@ -169,6 +172,10 @@ S3_REGION = env.str("S3_REGION", default="us-east-1")
 AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default=DEV_S3_ACCESS_KEY)
 AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default=DEV_S3_SECRET_KEY)
 SIGNED_URL_SECONDS = env.int("SIGNED_URL_SECONDS", default=900)
+# Selfies are at most 10 MB: keep them in memory for Pillow rather than spooling to disk. The
+# APIs refuse larger bodies by Content-Length (413) before parsing; non-file fields stay small.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024 + 1
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 STORAGES = {
     "default": {
@@ -227,7 +234,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "common.schema.AutoSchema",
     "EXCEPTION_HANDLER": "common.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -243,11 +250,9 @@ SPECTACULAR_SETTINGS = {
 # --- Providers --------------------------------------------------------------------------------
 LOCAL_PROVIDER_URL = env.str("LOCAL_PROVIDER_URL",
                              default=f"http://127.0.0.1:{PORTS.local_provider}").rstrip("/")
-LOCAL_PROVIDER_API_KEY = env.str("LOCAL_PROVIDER_API_KEY", default="local-dev-key")
-LOCAL_PROVIDER_WEBHOOK_SECRET = env.str(
-    "LOCAL_PROVIDER_WEBHOOK_SECRET",
-    default="whsec_c3VyZ2UtbG9jYWwtcHJvdmlkZXItZGV2LXNlY3JldCE=",  # development only
-)
+LOCAL_PROVIDER_API_KEY = env.str("LOCAL_PROVIDER_API_KEY", default=DEV_PROVIDER_API_KEY)
+LOCAL_PROVIDER_WEBHOOK_SECRET = env.str("LOCAL_PROVIDER_WEBHOOK_SECRET",
+                                        default=DEV_PROVIDER_WEBHOOK_SECRET)
 
 
 PROVIDER_BACKENDS = {  # the short names PROVIDERS_JSON accepts for "backend"
@@ -308,10 +313,39 @@ KEEP_WARM_IDLE = env.float("KEEP_WARM_IDLE", default=240.0)
 BREAKER_FAILURE_THRESHOLD = env.int("BREAKER_FAILURE_THRESHOLD", default=3)
 BREAKER_COOLDOWN_SECONDS = env.float("BREAKER_COOLDOWN_SECONDS", default=30.0)
 MAX_OUTPUT_BYTES = env.int("MAX_OUTPUT_BYTES", default=200 * 1024 * 1024)
+TASKS_RUN_INLINE = False  # tests only: run worker tasks in the calling thread
 # Called on commit after every job event as hook(job=, event=): how lower layers reach upper ones.
 JOB_EVENT_HOOKS = [
     "jobs.dispatch.hooks.on_job_event",
+    "jobs.queue_broadcast.on_job_event",
+    "notifications.services.on_job_event",
 ]
+# At most one queue-position broadcast per this many seconds (see jobs/queue_broadcast.py).
+QUEUE_BROADCAST_INTERVAL = env.float("QUEUE_BROADCAST_INTERVAL", default=0.5)
+
+# --- Notifications: email and Web Push ----------------------------------------------------------
+
+
+def _development_vapid_keys() -> dict[str, str]:
+    """Generated once into var/ (like SECRET_KEY) so browsers' push subscriptions stay valid."""
+    path = VAR_DIR / "vapid.json"
+    if not path.exists():
+        from notifications.vapid import generate_vapid_keys
+
+        path.write_text(json.dumps(generate_vapid_keys()))
+        path.chmod(0o600)
+    return json.loads(path.read_text())
+
+
+VAPID_PUBLIC_KEY = env.str("VAPID_PUBLIC_KEY", default="")
+VAPID_PRIVATE_KEY = env.str("VAPID_PRIVATE_KEY", default="")
+if not (VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY) and not PRODUCTION:
+    _vapid = _development_vapid_keys()
+    VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY = _vapid["public_key"], _vapid["private_key"]
+# Without keys (production, unset) Web Push is off; in-app and email notifications still work.
+VAPID_SUBJECT = env.str("VAPID_SUBJECT", default="mailto:admin@surge.local")
+# Email and push run in the task worker; True sends them inline (tests, debugging).
+NOTIFICATIONS_SEND_INLINE = env.bool("NOTIFICATIONS_SEND_INLINE", default=False)
 
 # --- Security ---------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -333,5 +367,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    "filters": {"dropped_messages": {"()": "notifications.logging.DroppedMessagesAreWarnings"}},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        # channels-redis reports messages dropped over capacity at INFO; we want them seen.
+        "channels_redis.core": {"level": "INFO", "filters": ["dropped_messages"]},
+    },
 }

@@ -6,17 +6,24 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.urls import api_urlpatterns as accounts_api
 from accounts.urls import page_urlpatterns as accounts_pages
+from jobs.urls import api_urlpatterns as jobs_api
+from jobs.webhooks import provider_webhook
+from notifications.urls import api_urlpatterns as notifications_api
+from notifications.urls import page_urlpatterns as studio_pages
+from notifications.views import service_worker
 from project import health, views
 
-api_v1 = [*accounts_api]
+api_v1 = [*notifications_api, *accounts_api, *jobs_api]
 
 urlpatterns = [
     path("", views.landing, name="landing"),
-    path("app/", views.home, name="home"),
+    path("app/", include(studio_pages)),  # create (name "home"), jobs, videos, settings
+    path("sw.js", service_worker, name="service-worker"),
     path("accounts/", include(accounts_pages)),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("webhooks/<slug:provider>/", provider_webhook, name="provider-webhook"),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

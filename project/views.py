@@ -1,6 +1,5 @@
 """Site-wide pages: the landing page, the signed-in home, and JSON errors under /api/."""
 
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views import defaults
 
@@ -11,11 +10,6 @@ def landing(request):
     if request.user.is_authenticated:
         return redirect("home")
     return render(request, "landing.html")
-
-
-@login_required
-def home(request):
-    return render(request, "home.html")
 
 
 def page_not_found(request, exception):

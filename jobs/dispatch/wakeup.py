@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+from django.utils.module_loading import import_string
+
 from jobs.dispatch import redis as dispatch_redis
 
 logger = logging.getLogger(__name__)
@@ -27,9 +30,26 @@ def wait_for_wakeup(timeout: float) -> bool:
     return result is not None
 
 
-def request_provider_cancel(*, job_id, provider: str, provider_job_id: str) -> None:
-    """Cancel a submission at its provider in a worker, then free its slot."""
+def enqueue(task: str, *args, name: str) -> None:
+    """Hand a task to the workers; TASKS_RUN_INLINE (tests) runs it right here instead."""
+    if getattr(settings, "TASKS_RUN_INLINE", False):
+        import_string(task)(*args)
+        return
     from django_q.tasks import async_task
 
-    async_task("jobs.tasks.cancel_at_provider", str(job_id), provider, provider_job_id,
-               task_name=f"cancel-{job_id}")
+    async_task(task, *args, task_name=name)
+
+
+def request_provider_cancel(*, job_id, provider: str, provider_job_id: str) -> None:
+    """Cancel a submission at its provider in a worker, then free its slot."""
+    enqueue("jobs.tasks.cancel_at_provider", str(job_id), provider, provider_job_id,
+            name=f"cancel-{job_id}")
+
+
+def request_mirror(*, job_id) -> None:
+    """Copy a finished video into our bucket in a worker."""
+    enqueue("jobs.tasks.mirror_output", str(job_id), name=f"mirror-{job_id}")
+
+
+def request_poll(*, job_id) -> None:
+    enqueue("jobs.tasks.poll_job", str(job_id), name=f"poll-{job_id}")

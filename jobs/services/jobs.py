@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -53,7 +54,7 @@ def _validated_inputs(*, user, selfie_id, style: str) -> Selfie:
             extra={"style": [f"Choose one of: {', '.join(sorted(STYLES))}."]})
     try:
         return Selfie.objects.get(pk=selfie_id, user=user)
-    except (Selfie.DoesNotExist, ValueError, TypeError):
+    except (Selfie.DoesNotExist, ValueError, TypeError, ValidationError):
         raise ApplicationError("No selfie with this id. Upload a selfie first.",
                                extra={"selfie_id": ["No selfie with this id."]}) from None
 

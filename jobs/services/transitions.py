@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 TRANSITION_FIELDS = frozenset({
     "provider", "provider_job_id", "attempts", "error_code", "error_message", "output_key",
     "output_url", "queue_priority", "not_before", "lease_until", "last_provider_news_at",
-    "poll_count", "cancel_requested",
+    "poll_count", "cancel_requested", "avoid_provider",
 })
 
 
@@ -45,13 +45,16 @@ class Transition:
 def job_transition(*, job_id, status: str, source: str, stage: str | None = None,
                    progress: float | None = None, detail: dict | None = None,
                    provider_job_id: str | None = None, requeue: bool = False,
+                   expect: dict[str, Any] | None = None,
                    fields: dict[str, Any] | None = None) -> Transition:
     """Move a job to `status`, or ignore the request when it would break the state machine.
 
     Ignored (not an error): anything after a terminal state; a regression (a late or reordered
     provider event); an event for a provider submission the job no longer has
-    (`provider_job_id` mismatch); the same status without news. `requeue=True` is the engine's
-    one way back: a job returns to `queued` (429, failover, lost worker).
+    (`provider_job_id` mismatch); the same status without news; a job whose fields differ from
+    `expect` (a fencing check, e.g. {"attempts": 3} for a submission that may have been
+    superseded). `requeue=True` is the engine's one way back: a job returns to `queued` (429,
+    failover, lost worker).
     """
     status = JobStatus(status)
     fields = dict(fields or {})
@@ -63,6 +66,8 @@ def job_transition(*, job_id, status: str, source: str, stage: str | None = None
 
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job_id)
+        if expect and any(getattr(job, name) != value for name, value in expect.items()):
+            return Transition(TransitionResult.IGNORED, job)
         if not _allowed(job, status=status, progress=progress, stage=stage, requeue=requeue,
                         provider_job_id=provider_job_id):
             return Transition(TransitionResult.IGNORED, job)

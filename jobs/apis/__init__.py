@@ -1,0 +1,1 @@
+"""The jobs API: selfies, direct uploads, jobs and styles. One APIView per operation."""

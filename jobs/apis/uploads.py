@@ -1,0 +1,36 @@
+"""Direct-to-S3 uploads for mobile clients: a presigned POST, then POST /selfies/ {upload_id}."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+
+from common.schema import error_responses
+from jobs.apis.base import UserApi
+from jobs.services.selfies import upload_create
+
+
+class UploadCreateApi(UserApi):
+    parser_classes = [JSONParser]
+
+    class InputSerializer(serializers.Serializer):
+        content_type = serializers.CharField(
+            max_length=50, help_text="image/jpeg, image/png or image/webp.")
+        size = serializers.IntegerField(help_text="Bytes, at most 10 MB.")
+
+    class OutputSerializer(serializers.Serializer):
+        upload_id = serializers.UUIDField(source="upload.id")
+        url = serializers.URLField(help_text="POST a multipart form here: `fields`, then `file`.")
+        fields = serializers.DictField(child=serializers.CharField())
+        expires_at = serializers.DateTimeField(source="upload.expires_at")
+
+    @extend_schema(operation_id="upload_create", request=InputSerializer,
+                   responses={201: OutputSerializer, **error_responses(
+                       401, 413, 415, _400="Unsupported content type or size out of range.")})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ticket = upload_create(user=request.user, **data.validated_data)
+        return Response(self.OutputSerializer(ticket).data, status=status.HTTP_201_CREATED)

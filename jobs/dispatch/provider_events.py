@@ -1,0 +1,79 @@
+"""Applies a normalized ProviderEvent (webhook, poll or submit response) to its job."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from jobs.models import Job, JobStatus
+from jobs.services.transitions import Transition, job_transition
+
+logger = logging.getLogger(__name__)
+MAX_PROVIDER_ATTEMPTS = 3
+
+_STATUS_MAP = {
+    "queued": JobStatus.SUBMITTED,
+    "warming": JobStatus.WARMING,
+    "rendering": JobStatus.RENDERING,
+    "succeeded": JobStatus.SAVING,
+}
+
+
+def job_apply_provider_event(*, event, source: str) -> Transition | None:
+    """Move the job the event is about; stale, late and duplicate events change nothing.
+
+    Success first becomes `saving`: the video is copied into our bucket by a task, and only
+    then does the job succeed. A failure the provider calls temporary puts the job back in
+    line (up to MAX_PROVIDER_ATTEMPTS submissions); a permanent one fails it.
+    """
+    job = (Job.objects.filter(provider=event.provider, provider_job_id=event.provider_job_id)
+           .only("id", "attempts", "provider", "provider_job_id", "status").first())
+    if job is None:
+        logger.info("%s event for unknown job %s ignored", event.provider, event.provider_job_id)
+        return None
+    common = {"job_id": job.id, "source": source, "provider_job_id": event.provider_job_id}
+    news = {"last_provider_news_at": timezone.now()}
+
+    if event.status == "failed" or event.status == "canceled":
+        return _provider_gave_up(job, event, common)
+    status = _STATUS_MAP[event.status]
+    fields = dict(news)
+    if status == JobStatus.SAVING:
+        if not event.output_url:
+            return _provider_gave_up(job, event, common)
+        fields["output_url"] = event.output_url
+    stage = event.detail[:200] if status == JobStatus.WARMING and event.detail else None
+    transition = job_transition(status=status, progress=event.progress, stage=stage,
+                                fields=fields, detail=_detail(event), **common)
+    if not transition.applied:
+        Job.objects.filter(pk=job.id, provider_job_id=event.provider_job_id).update(**news)
+    elif status == JobStatus.SAVING:
+        from jobs.dispatch.wakeup import request_mirror
+
+        transaction.on_commit(lambda: request_mirror(job_id=job.id))
+    return transition
+
+
+def _provider_gave_up(job: Job, event, common: dict) -> Transition | None:
+    if event.status == "failed" and not event.permanent_error and \
+            job.attempts < MAX_PROVIDER_ATTEMPTS and job.status != JobStatus.SAVING:
+        from jobs.dispatch.engine import requeue
+
+        requeue(job, reason=f"provider_failed:{event.error_code or 'unknown'}",
+                attempt=job.attempts, avoid_provider=job.provider)
+        return None
+    message = event.error_message or "The video could not be generated. Please try again."
+    if event.status == "canceled":
+        message = "The provider canceled this video. Please try again."
+    return job_transition(status=JobStatus.FAILED, detail=_detail(event),
+                          fields={"error_code": event.error_code or event.status,
+                                  "error_message": message[:500]}, **common)
+
+
+def _detail(event) -> dict:
+    detail = {"provider": event.provider, "provider_status": event.status}
+    if event.detail:
+        detail["message"] = event.detail[:300]
+    return detail

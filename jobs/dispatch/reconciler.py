@@ -1,0 +1,142 @@
+"""The reconciler: the database is the truth, so re-drive whatever a lost task left behind.
+
+One pass (every RECONCILE_INTERVAL) requeues jobs whose dispatch lease expired, re-enqueues
+mirroring, polls jobs whose provider has been silent for POLL_AFTER seconds, renews slot
+leases from the database, keeps idle providers warm and dispatches waiting jobs. A lost task,
+a SIGKILLed worker or a Redis restart is recovered within one pass after its lease ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from jobs.dispatch import breaker, slots
+from jobs.dispatch.engine import dispatch_pending, requeue
+from jobs.dispatch.wakeup import enqueue, request_mirror, request_poll, wait_for_wakeup
+from jobs.models import IdempotencyKey, Job, JobStatus, ProviderState, WebhookInbox
+
+logger = logging.getLogger(__name__)
+
+AT_PROVIDER = (JobStatus.SUBMITTED, JobStatus.WARMING, JobStatus.RENDERING)
+POLL_BACKOFF_CAP_SECONDS = 60.0
+POLL_ONLY_INTERVAL_SECONDS = 2.0
+
+
+def poll_after_seconds(provider: str) -> float:
+    from providers.registry import get_config
+
+    try:
+        webhooks = get_config(provider)["WEBHOOKS"]
+    except Exception:
+        return settings.POLL_AFTER
+    return settings.POLL_AFTER if webhooks else POLL_ONLY_INTERVAL_SECONDS
+
+
+def next_poll_delay(*, provider: str, poll_count: int) -> float:
+    base = poll_after_seconds(provider)
+    return min(POLL_BACKOFF_CAP_SECONDS, base * (1.5 ** min(poll_count, 10)))
+
+
+def recover_lost_dispatches(now) -> int:
+    lost = Job.objects.filter(status=JobStatus.DISPATCHING, lease_until__lt=now)
+    count = 0
+    for job in lost:
+        if requeue(job, reason="dispatch_lease_expired", head=True, attempt=job.attempts):
+            count += 1
+    return count
+
+
+def recover_lost_mirrors(now) -> int:
+    stale = Job.objects.filter(Q(lease_until__lt=now) | Q(lease_until__isnull=True),
+                               status=JobStatus.SAVING)
+    count = 0
+    for job_id in stale.values_list("id", flat=True):
+        Job.objects.filter(pk=job_id).update(lease_until=now + timedelta(seconds=120))
+        request_mirror(job_id=job_id)
+        count += 1
+    return count
+
+
+def poll_silent_jobs(now) -> int:
+    """Webhooks get lost: poll jobs whose provider has said nothing for a while."""
+    count = 0
+    candidates = Job.objects.filter(status__in=AT_PROVIDER).exclude(provider_job_id="").filter(
+        Q(not_before__isnull=True) | Q(not_before__lte=now))
+    for job in candidates.only("id", "provider", "poll_count", "last_provider_news_at"):
+        silent_since = job.last_provider_news_at or now
+        if (now - silent_since).total_seconds() < poll_after_seconds(job.provider):
+            continue
+        delay = next_poll_delay(provider=job.provider, poll_count=job.poll_count)
+        Job.objects.filter(pk=job.id).update(not_before=now + timedelta(seconds=delay))
+        request_poll(job_id=job.id)
+        count += 1
+    return count
+
+
+def keep_warm(now) -> None:
+    """Ping providers idle longer than KEEP_WARM_IDLE while demand is expected."""
+    from providers.registry import get_backend
+
+    recent_demand = Job.objects.filter(
+        Q(status=JobStatus.QUEUED) | Q(created_at__gte=now - timedelta(minutes=15))).exists()
+    if not recent_demand:
+        return
+    idle = timedelta(seconds=settings.KEEP_WARM_IDLE)
+    for name in settings.PROVIDERS:
+        state = breaker.provider_state(name)
+        last_active = max(filter(None, [state.last_submit_at, state.last_warmup_at]),
+                          default=None)
+        if not state.enabled or (last_active and now - last_active < idle):
+            continue
+        ProviderState.objects.filter(pk=state.pk).update(last_warmup_at=now)
+        enqueue("jobs.tasks.warm_up_provider", name, name=f"warm-{name}")
+        logger.info("provider %s idle: keep-warm requested", name)
+
+
+def purge_expired(now) -> None:
+    """Forget what no one can use any more: old idempotency keys, inbox rows, unclaimed uploads."""
+    IdempotencyKey.objects.filter(created_at__lt=now - timedelta(hours=24)).delete()
+    WebhookInbox.objects.filter(received_at__lt=now - timedelta(days=7)).delete()
+    from jobs.services.selfies import upload_purge_expired
+
+    upload_purge_expired(now=now - timedelta(hours=1))
+
+
+def reconcile_once() -> dict[str, int]:
+    """One full pass; returns what it did (for logs and tests)."""
+    now = timezone.now()
+    report = {
+        "requeued": recover_lost_dispatches(now),
+        "mirrors": recover_lost_mirrors(now),
+        "polls": poll_silent_jobs(now),
+    }
+    slots.resync_all()
+    keep_warm(now)
+    purge_expired(now)
+    report["dispatched"] = dispatch_pending()
+    return report
+
+
+def run_forever(*, interval: float | None = None, stop=None) -> None:
+    """The dispatcher process: dispatch on every wake-up, reconcile every `interval` seconds."""
+    interval = interval or settings.RECONCILE_INTERVAL
+    next_pass = 0.0
+    while stop is None or not stop.is_set():
+        try:
+            if time.monotonic() >= next_pass:
+                report = reconcile_once()
+                if any(report.values()):
+                    logger.info("reconcile: %s", report)
+                next_pass = time.monotonic() + interval
+            if wait_for_wakeup(timeout=min(1.0, interval)):
+                while dispatch_pending():
+                    pass
+        except Exception:  # Redis or the database restarting: wait and carry on
+            logger.exception("dispatcher pass failed; retrying")
+            time.sleep(1.0)

@@ -1,0 +1,23 @@
+"""Run the dispatcher: event-driven dispatch plus the periodic reconciler pass."""
+
+import signal
+import threading
+
+from django.core.management.base import BaseCommand
+
+from jobs.dispatch.reconciler import run_forever
+
+
+class Command(BaseCommand):
+    help = "Dispatch queued jobs to providers and reconcile lost work (run one or more)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--interval", type=float, default=None,
+                            help="Seconds between reconciler passes (RECONCILE_INTERVAL).")
+
+    def handle(self, *args, interval=None, **options):
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        self.stdout.write("dispatcher running")
+        run_forever(interval=interval, stop=stop)

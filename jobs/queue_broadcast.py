@@ -1,0 +1,129 @@
+"""Queue positions for everyone waiting: one query and one message per user, at most ~2/s.
+
+Sending each queued job its new position on every dispatch costs O(queue) messages per
+dispatch and O(queue²) per drain. Instead, whenever a job enters or leaves the line, one
+coalesced pass computes every position with a single query and sends one `queue.positions`
+message to each user group that has queued jobs: O(users) messages per pass, whatever the rate
+of dispatches. Consumers forward a job's position only when it changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from typing import TypedDict
+
+from asgiref.sync import async_to_sync
+from channels.exceptions import ChannelFull
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from jobs.dispatch import redis as dispatch_redis
+from jobs.events import user_group
+from jobs.models import Job, JobEvent, JobStatus
+from jobs.selectors import queued_jobs_in_dispatch_order, recent_render_seconds, total_provider_slots
+
+logger = logging.getLogger(__name__)
+
+# Statuses a job can have just after entering or leaving the line.
+QUEUE_CHANGING = frozenset({JobStatus.QUEUED, JobStatus.DISPATCHING, JobStatus.CANCELED,
+                            JobStatus.FAILED})
+
+
+class QueuedJobPosition(TypedDict):
+    job_id: str
+    queue_position: int  # jobs ahead of this one; 0 = next
+    eta_seconds: int
+
+
+class QueuePositionsMessage(TypedDict):
+    type: str  # "queue.positions": consumers handle it in queue_positions()
+    user_id: int
+    jobs: list[QueuedJobPosition]
+    at: str
+
+
+def on_job_event(*, job: Job, event: JobEvent) -> None:
+    """JOB_EVENT_HOOKS entry: the line changed, so positions need a (coalesced) refresh."""
+    if event.status in QUEUE_CHANGING:
+        request_queue_broadcast()
+
+
+def request_queue_broadcast() -> None:
+    """Broadcast now unless one ran in the last interval; then once more when it ends."""
+    interval_ms = max(1, int(settings.QUEUE_BROADCAST_INTERVAL * 1000))
+    try:
+        client = dispatch_redis.client()
+        if client.set(_key("lock"), "1", nx=True, px=interval_ms):
+            broadcast_queue_positions()
+        elif client.set(_key("trailing"), "1", nx=True, px=interval_ms * 4):
+            # A change inside the window must still be seen: one trailing pass per window.
+            wait = max(client.pttl(_key("lock")), 0) / 1000 + 0.01
+            timer = threading.Timer(wait, _trailing_broadcast)
+            timer.daemon = True
+            timer.start()
+            _timers.append(timer)
+    except Exception:  # positions are a courtesy; the next change or a reconnect fixes them
+        logger.warning("queue position broadcast failed", exc_info=True)
+
+
+_timers: list[threading.Timer] = []
+
+
+def wait_for_trailing_broadcasts(timeout: float = 5.0) -> None:
+    """Let scheduled trailing passes finish (tests call this before the database goes away)."""
+    for _ in range(3):  # a trailing pass may schedule one more
+        for timer in list(_timers):
+            timer.join(timeout)
+
+
+def _trailing_broadcast() -> None:
+    try:
+        dispatch_redis.client().delete(_key("trailing"))
+        request_queue_broadcast()
+    finally:
+        close_old_connections()
+        if threading.current_thread() in _timers:
+            _timers.remove(threading.current_thread())
+
+
+def queue_positions_by_user() -> dict[int, list[QueuedJobPosition]]:
+    """{user id: positions of that user's queued jobs}, from ONE query over the whole line."""
+    slots, render = total_provider_slots(), recent_render_seconds()
+    by_user: dict[int, list[QueuedJobPosition]] = {}
+    rows = queued_jobs_in_dispatch_order().values_list("id", "user_id")
+    for position, (job_id, user_id) in enumerate(rows.iterator(chunk_size=2000)):
+        # Same estimate as selectors.eta_seconds, without two queries per job.
+        eta = int(math.ceil((math.floor(position / slots) + 1) * render))
+        by_user.setdefault(user_id, []).append(
+            {"job_id": str(job_id), "queue_position": position, "eta_seconds": eta})
+    return by_user
+
+
+def broadcast_queue_positions() -> int:
+    """Send one `queue.positions` message per user with queued jobs; returns how many."""
+    layer = get_channel_layer()
+    if layer is None:
+        return 0
+    by_user = queue_positions_by_user()
+    at = timezone.now().isoformat()
+    messages = [QueuePositionsMessage(type="queue.positions", user_id=user_id, jobs=jobs, at=at)
+                for user_id, jobs in by_user.items()]
+    async_to_sync(_send_all)(layer, messages)
+    return len(messages)
+
+
+async def _send_all(layer, messages: list[QueuePositionsMessage]) -> None:
+    for message in messages:
+        try:
+            await layer.group_send(user_group(message["user_id"]), message)
+        except ChannelFull:
+            logger.warning("channel layer full: dropped queue positions for user %s",
+                           message["user_id"])
+
+
+def _key(name: str) -> str:
+    return dispatch_redis.key("queue-broadcast", name)

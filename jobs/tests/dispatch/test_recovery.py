@@ -1,0 +1,118 @@
+"""Nothing is lost: expired leases, lost tasks, Redis restarts, cancels and fair share."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from jobs.dispatch import slots
+from jobs.dispatch import redis as dispatch_redis
+from jobs.dispatch.engine import dispatch_pending
+from jobs.dispatch.reconciler import reconcile_once
+from jobs.models import Job, JobStatus
+from jobs.selectors import queued_jobs_in_dispatch_order
+from jobs.services.jobs import job_cancel
+from jobs.tests.dispatch.conftest import all_finished, drive
+
+
+def test_a_dispatch_whose_worker_died_is_requeued_after_its_lease(
+        engine, provider, make_user, make_jobs):
+    engine.TASKS_RUN_INLINE = False  # the submit task goes to a queue nobody serves: "lost"
+    [job] = make_jobs(make_user())
+    assert dispatch_pending() == 1
+    job.refresh_from_db()
+    assert job.status == JobStatus.DISPATCHING
+    Job.objects.filter(pk=job.id).update(lease_until=timezone.now() - timedelta(seconds=1))
+    engine.TASKS_RUN_INLINE = True
+    drive(all_finished([job]), timeout=30)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED
+    reasons = [detail.get("reason") for detail in job.events.values_list("detail", flat=True)]
+    assert "dispatch_lease_expired" in reasons
+
+
+def test_a_lost_poll_or_mirror_is_redriven(engine, provider, make_user, make_jobs):
+    engine.TASKS_RUN_INLINE = False
+    jobs = make_jobs(make_user(), count=2)
+    dispatch_pending()
+    engine.TASKS_RUN_INLINE = True
+    # Pretend the submissions happened but every later task vanished with a crashed worker.
+    Job.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
+    drive(all_finished(jobs), timeout=30)
+    assert set(Job.objects.values_list("status", flat=True)) == {JobStatus.SUCCEEDED}
+
+
+def test_a_redis_restart_does_not_let_the_dispatcher_oversubscribe(
+        engine, provider, make_user, make_jobs):
+    engine.PROVIDERS = {"primary": provider.provider_config(webhooks=False, max_concurrency=2)}
+    engine.TASKS_RUN_INLINE = False
+    make_jobs(make_user(), count=5)
+    assert dispatch_pending() == 2
+    client = dispatch_redis.client()
+    for key in client.scan_iter(match=dispatch_redis.key("*")):
+        client.delete(key)  # what a Redis restart without persistence leaves
+    assert dispatch_pending() == 0  # re-seeded from the database: both slots still taken
+    assert slots.in_use(provider="primary") == 2
+
+
+def test_slots_return_when_the_database_says_the_job_left(engine, make_user, make_jobs):
+    engine.TASKS_RUN_INLINE = False
+    [job] = make_jobs(make_user())
+    dispatch_pending()
+    assert slots.in_use(provider="primary") == 1
+    Job.objects.filter(pk=job.id).update(status=JobStatus.FAILED)  # a lost release
+    client = dispatch_redis.client()
+    key = dispatch_redis.key("slots", "primary")
+    client.zadd(key, {str(job.id): 1})  # lease long past: as if acquired minutes ago
+    slots.resync(provider="primary")
+    assert slots.in_use(provider="primary") == 0
+
+
+def test_fair_share_puts_a_single_job_ahead_of_a_bulk_users_backlog(make_user, make_jobs,
+                                                                   transactional_db):
+    bulk, single = make_user(), make_user()
+    make_jobs(bulk, count=30)
+    [lonely] = make_jobs(single)
+    order = list(queued_jobs_in_dispatch_order().values_list("id", flat=True))
+    assert order.index(lonely.id) <= 1
+
+
+def test_fair_share_under_load_starts_the_single_job_within_the_next_free_slots(
+        engine, provider, make_user, make_jobs):
+    engine.PROVIDERS = {"primary": provider.provider_config(webhooks=False, max_concurrency=3)}
+    engine.TASKS_RUN_INLINE = False
+    bulk, single = make_user(), make_user()
+    make_jobs(bulk, count=40)
+    assert dispatch_pending() == 3
+    [lonely] = make_jobs(single)
+    busy = list(Job.objects.filter(status=JobStatus.DISPATCHING))
+    Job.objects.filter(pk=busy[0].id).update(status=JobStatus.FAILED)
+    slots.release(provider="primary", job_id=busy[0].id)
+    assert dispatch_pending() == 1
+    lonely.refresh_from_db()
+    assert lonely.status == JobStatus.DISPATCHING
+
+
+@pytest.mark.parametrize("stage", ["queued", "dispatching", "submitted", "rendering"])
+def test_cancel_in_every_stage_reaches_the_provider_and_frees_the_slot(
+        engine, provider, make_user, make_jobs, stage):
+    provider.control(render_seconds=5.0)
+    user = make_user()
+    [job] = make_jobs(user)
+    if stage != "queued":
+        engine.TASKS_RUN_INLINE = stage != "dispatching"
+        dispatch_pending()
+    if stage == "rendering":
+        drive(lambda: Job.objects.get(pk=job.id).status == JobStatus.RENDERING, timeout=20)
+    job.refresh_from_db()
+    assert job.status == stage
+    engine.TASKS_RUN_INLINE = True
+    job_cancel(user=user, job_id=job.id)
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELED
+    assert slots.in_use(provider="primary") == 0
+    if stage in ("submitted", "rendering"):
+        assert provider.counters()["canceled"] == 1
+    reconcile_once()
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELED  # nothing brings it back

@@ -1,0 +1,113 @@
+"""POST /webhooks/<provider>/: verify first, de-duplicate, apply, answer fast."""
+
+import json
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from jobs.models import Job, JobStatus, WebhookInbox
+from project.embedded import DEV_PROVIDER_WEBHOOK_SECRET
+
+
+@pytest.fixture
+def replicate_settings(settings):
+    settings.PROVIDERS = {"primary": {
+        "BACKEND": "providers.backends.replicate.ReplicateBackend",
+        "BASE_URL": "http://127.0.0.1:9", "API_KEY": "k", "MODEL": "a/b",
+        "WEBHOOK_SECRET": DEV_PROVIDER_WEBHOOK_SECRET}}
+    return settings
+
+
+def signed(body: dict, *, secret=DEV_PROVIDER_WEBHOOK_SECRET, msg_id=None):
+    payload = json.dumps(body)
+    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
+    now = datetime.now(tz=timezone.utc)
+    signature = Webhook(secret).sign(msg_id, now, payload)
+    headers = {"HTTP_WEBHOOK_ID": msg_id, "HTTP_WEBHOOK_TIMESTAMP": str(int(now.timestamp())),
+               "HTTP_WEBHOOK_SIGNATURE": signature}
+    return payload, headers
+
+
+def prediction(job_id, status="processing", logs=" 40%|####      | 20/50", output=None):
+    return {"id": job_id, "status": status, "logs": logs, "output": output, "error": None,
+            "model": "a/b", "version": "v", "input": {}, "created_at": "2026-11-27T10:00:00Z",
+            "started_at": "2026-11-27T10:00:01Z", "completed_at": None, "urls": {},
+            "metrics": {}}
+
+
+@pytest.fixture
+def submitted_job(transactional_db, django_user_model):
+    user = django_user_model.objects.create_user("w@example.com", "x-Strong-Pass-99")
+    return Job.objects.create(user=user, style="cyberpunk-hero", status=JobStatus.SUBMITTED,
+                              provider="primary", provider_job_id="pred123", last_seq=0)
+
+
+def test_a_signed_webhook_moves_the_job(client, replicate_settings, submitted_job):
+    body, headers = signed(prediction("pred123"))
+    response = client.post("/webhooks/primary/", body, content_type="application/json",
+                           **headers)
+    assert response.status_code == 200
+    submitted_job.refresh_from_db()
+    assert submitted_job.status == JobStatus.RENDERING
+    assert submitted_job.progress == pytest.approx(0.4)
+
+
+def test_a_duplicate_delivery_is_acknowledged_and_ignored(client, replicate_settings,
+                                                          submitted_job):
+    body, headers = signed(prediction("pred123"), msg_id="msg_fixed")
+    for _ in range(3):
+        assert client.post("/webhooks/primary/", body, content_type="application/json",
+                           **headers).status_code == 200
+    assert WebhookInbox.objects.count() == 1
+    assert submitted_job.events.count() == 1
+
+
+def test_a_late_event_never_regresses_a_job(client, replicate_settings, submitted_job):
+    later, headers = signed(prediction("pred123", logs=" 90%|#########  | 45/50"))
+    client.post("/webhooks/primary/", later, content_type="application/json", **headers)
+    earlier, headers = signed(prediction("pred123", status="starting", logs=""))
+    client.post("/webhooks/primary/", earlier, content_type="application/json", **headers)
+    submitted_job.refresh_from_db()
+    assert submitted_job.status == JobStatus.RENDERING
+    assert submitted_job.progress == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("tamper", ["body", "secret", "missing"])
+def test_bad_signatures_are_refused_and_change_nothing(client, replicate_settings,
+                                                       submitted_job, tamper):
+    body, headers = signed(prediction("pred123"),
+                           secret="whsec_" + "QUJD" * 8 if tamper == "secret" else
+                           DEV_PROVIDER_WEBHOOK_SECRET)
+    if tamper == "body":
+        body = body.replace("processing", "succeeded")
+    if tamper == "missing":
+        headers.pop("HTTP_WEBHOOK_SIGNATURE")
+    response = client.post("/webhooks/primary/", body, content_type="application/json",
+                           **headers)
+    assert response.status_code in (400, 403)
+    assert set(response.json()) == {"message", "extra"}
+    submitted_job.refresh_from_db()
+    assert submitted_job.status == JobStatus.SUBMITTED
+    assert not WebhookInbox.objects.exists()
+
+
+def test_unknown_provider_is_404(client, replicate_settings, transactional_db):
+    assert client.post("/webhooks/nobody/", "{}", content_type="application/json"
+                       ).status_code == 404
+
+
+def test_oversized_bodies_are_refused(client, replicate_settings, transactional_db):
+    response = client.post("/webhooks/primary/", "x" * (1024 * 1024 + 10),
+                           content_type="application/json")
+    assert response.status_code == 413
+
+
+def test_webhooks_need_no_csrf_token(replicate_settings, submitted_job):
+    from django.test import Client
+
+    body, headers = signed(prediction("pred123"))
+    response = Client(enforce_csrf_checks=True).post(
+        "/webhooks/primary/", body, content_type="application/json", **headers)
+    assert response.status_code == 200

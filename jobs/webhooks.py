@@ -1,0 +1,65 @@
+"""The one webhook endpoint: verify, de-duplicate, apply, answer 2xx in milliseconds."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from common.api import json_error
+from jobs.dispatch.provider_events import job_apply_provider_event
+from jobs.models import WebhookInbox
+
+logger = logging.getLogger(__name__)
+MAX_WEBHOOK_BYTES = 1024 * 1024
+
+
+@csrf_exempt
+@require_POST
+def provider_webhook(request, provider: str):
+    from providers.exceptions import (
+        ProviderNotConfigured,
+        TransientError,
+        WebhookPayloadInvalid,
+        WebhookSignatureInvalid,
+    )
+    from providers.webhooks import parse_webhook
+
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return json_error(400, "Invalid Content-Length.")
+    if declared > MAX_WEBHOOK_BYTES:
+        return json_error(413, f"Webhook bodies are limited to {MAX_WEBHOOK_BYTES} bytes.")
+    body = request.read(MAX_WEBHOOK_BYTES + 1)
+    if len(body) > MAX_WEBHOOK_BYTES:
+        return json_error(413, f"Webhook bodies are limited to {MAX_WEBHOOK_BYTES} bytes.")
+    try:
+        events = parse_webhook(provider, headers=request.headers, body=body)
+    except ProviderNotConfigured:
+        return json_error(404, "No such provider.")
+    except WebhookSignatureInvalid as error:
+        logger.warning("webhook from %s refused: %s", provider, error)
+        return json_error(403, "Invalid webhook signature.")
+    except WebhookPayloadInvalid as error:
+        return json_error(400, f"Invalid webhook body: {error}")
+    except TransientError:  # e.g. fal's JWKS unreachable: make the provider retry later
+        return json_error(503, "Cannot verify webhooks right now; retry later.")
+
+    applied = 0
+    for event in events:
+        try:
+            with transaction.atomic():
+                inbox = WebhookInbox.objects.create(
+                    provider=provider, event_id=event.event_id[:255],
+                    provider_job_id=event.provider_job_id[:200], payload=event.raw)
+        except IntegrityError:
+            continue  # a duplicate delivery: already applied
+        transition = job_apply_provider_event(event=event, source="webhook")
+        result = "unknown" if transition is None else transition.result.value
+        WebhookInbox.objects.filter(pk=inbox.pk).update(result=result)
+        applied += transition is not None and transition.applied
+    return JsonResponse({"received": len(events), "applied": applied})

@@ -1,0 +1,1 @@
+"""Provider dialects: request parsing and response shapes of WaveSpeedAI, Replicate and fal.ai."""

@@ -1,0 +1,1 @@
+"""Tests of the local provider, over real HTTP."""

@@ -1,0 +1,78 @@
+"""The app as `make run` starts it, for browser tests: daphne, and for end-to-end runs the
+task worker, the dispatcher and the local provider, all on the test session's Redis, S3 and
+(file) database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from django.db import connection
+
+from project.embedded import BASE_DIR, free_port, wait_for_tcp
+from project.testing.local_provider import LocalProviderProcess
+
+
+def test_database_url() -> str:
+    """The test database (not the development one) as a DATABASE_URL for child processes."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return (f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
+            f"{db['PORT'] or 5432}/{db['NAME']}")
+
+
+class LiveApp:
+    """Child processes of one running Surge; `url` is the web server's base URL."""
+
+    def __init__(self, *, full: bool = False, time_scale: float = 0.1):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.logs = Path(tempfile.mkdtemp(prefix="surge-live-app-"))
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.provider = LocalProviderProcess(time_scale=time_scale) if full else None
+        env = {key: value for key, value in os.environ.items()
+               if key not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "PYTEST_CURRENT_TEST")}
+        env.update(DATABASE_URL=test_database_url(), PORT=str(self.port),
+                   PUBLIC_BASE_URL=self.url, PYTHONUNBUFFERED="1", LOG_LEVEL="INFO",
+                   NOTIFICATIONS_SEND_INLINE="1", CONN_MAX_AGE="0")
+        if self.provider:
+            env["PROVIDERS_JSON"] = json.dumps([{"name": "local", "backend": "local",
+                                                 **{k.lower(): v for k, v in
+                                                    self.provider.provider_config().items()
+                                                    if k != "BACKEND"}}])
+        self.env = env
+        self._start("web", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p",
+                            str(self.port), "project.asgi:application"])
+        if full:
+            self._start("worker", [sys.executable, "manage.py", "qcluster"])
+            self._start("dispatcher", [sys.executable, "manage.py", "dispatcher"])
+        try:
+            wait_for_tcp(self.port, timeout=60)
+        except TimeoutError:
+            raise RuntimeError(f"web did not start:\n{self.log('web')}") from None
+
+    def _start(self, name: str, argv: list[str]) -> None:
+        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115
+        self.processes[name] = subprocess.Popen(argv, cwd=BASE_DIR, env=self.env, stdout=log,
+                                                stderr=subprocess.STDOUT)
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")[-6000:]
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.terminate()
+        deadline = time.monotonic() + 10
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if self.provider:
+            self.provider.stop()

@@ -1,0 +1,117 @@
+"""The notifications API: list, mark read, settings, push subscriptions; errors share one shape."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from notifications.models import Notification, PushSubscription
+from notifications.tests.conftest import make_job
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api(token):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+def notify(user, title="Your video is ready", read=False):
+    from django.utils import timezone
+
+    return Notification.objects.create(user=user, job=make_job(user), kind="job_succeeded",
+                                       title=title, read_at=timezone.now() if read else None)
+
+
+def test_list_is_newest_first_and_counts_unread(api, user, other_user):
+    """Only the user's notifications, newest first, with the unread count."""
+    old, new = notify(user, "old", read=True), notify(user, "new")
+    notify(other_user, "not yours")
+    body = api.get("/api/v1/notifications/").json()
+    assert [n["id"] for n in body["results"]] == [new.id, old.id]
+    assert body["unread_count"] == 1 and body["next"] is None
+    assert body["results"][0]["url"] == f"/app/jobs/{new.job_id}/"
+    unread = api.get("/api/v1/notifications/?unread=1").json()
+    assert [n["id"] for n in unread["results"]] == [new.id]
+
+
+def test_list_is_cursor_paginated(api, user):
+    """Twenty per page; `next` leads to the rest."""
+    for index in range(23):
+        notify(user, f"n{index}")
+    first = api.get("/api/v1/notifications/").json()
+    assert len(first["results"]) == 20 and first["next"]
+    second = api.get(first["next"]).json()
+    assert len(second["results"]) == 3 and second["previous"]
+
+
+def test_mark_one_and_all_read(api, user):
+    """Marking read returns the new unread count."""
+    first, second, third = notify(user), notify(user), notify(user)
+    response = api.post(f"/api/v1/notifications/{first.id}/read/")
+    assert response.status_code == 200
+    assert response.json()["unread_count"] == 2 and response.json()["notification"]["read_at"]
+    response = api.post("/api/v1/notifications/read-all/")
+    assert response.json() == {"marked": 2, "unread_count": 0}
+    assert not Notification.objects.filter(read_at__isnull=True).exists()
+
+
+def test_someone_elses_notification_is_404_in_the_shared_error_shape(api, other_user):
+    """Reading another user's notification looks exactly like reading a missing one."""
+    theirs = notify(other_user)
+    for notification_id in (theirs.id, 999999):
+        response = api.post(f"/api/v1/notifications/{notification_id}/read/")
+        assert response.status_code == 404
+        assert response.json() == {"message": "No such notification.", "extra": {}}
+    assert Notification.objects.get(pk=theirs.pk).read_at is None
+
+
+def test_anonymous_requests_are_401():
+    response = APIClient().get("/api/v1/notifications/")
+    assert response.status_code == 401
+    assert set(response.json()) == {"message", "extra"}
+
+
+def test_email_setting_can_be_turned_off(api, user):
+    assert api.get("/api/v1/notifications/settings/").json() == {"email_notifications": True}
+    response = api.patch("/api/v1/notifications/settings/", {"email_notifications": False},
+                         format="json")
+    assert response.json() == {"email_notifications": False}
+    user.refresh_from_db()
+    assert user.email_notifications is False
+    bad = api.patch("/api/v1/notifications/settings/", {}, format="json")
+    assert bad.status_code == 400 and "email_notifications" in bad.json()["extra"]
+
+
+def test_push_subscribe_and_unsubscribe(api, user):
+    """The browser's PushSubscription.toJSON() is stored; unsubscribing deletes it."""
+    key = api.get("/api/v1/push/key/").json()["public_key"]
+    assert key and len(key) == 87  # 65-byte uncompressed P-256 point, base64url
+    subscription = {"endpoint": "https://push.example.net/send/abc", "expirationTime": None,
+                    "keys": {"p256dh": "BPub", "auth": "secret"}}
+    assert api.post("/api/v1/push/subscribe/", subscription, format="json").status_code == 201
+    assert api.post("/api/v1/push/subscribe/", subscription, format="json").status_code == 201
+    stored = PushSubscription.objects.get()
+    assert (stored.user, stored.p256dh, stored.auth) == (user, "BPub", "secret")
+    bad = api.post("/api/v1/push/subscribe/", {"endpoint": "nope"}, format="json")
+    assert bad.status_code == 400 and set(bad.json()) == {"message", "extra"}
+    response = api.post("/api/v1/push/unsubscribe/", {"endpoint": subscription["endpoint"]},
+                        format="json")
+    assert response.status_code == 204 and not PushSubscription.objects.exists()
+
+
+def test_session_clients_need_the_csrf_header(user):
+    """The browser calls the same API with its session; without the CSRF token it's refused."""
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = client.post("/api/v1/notifications/read-all/")
+    assert response.status_code == 403 and set(response.json()) == {"message", "extra"}
+
+
+def test_schema_documents_the_notification_endpoints(api):
+    schema = api.get("/api/schema/?format=json").json()
+    paths = schema["paths"]
+    assert "/api/v1/notifications/{notification_id}/read/" in paths
+    assert "404" in paths["/api/v1/notifications/{notification_id}/read/"]["post"]["responses"]

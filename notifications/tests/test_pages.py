@@ -1,0 +1,76 @@
+"""The studio pages: create, job, my videos, settings, and the service worker."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobs.services.transitions import job_transition
+from notifications.tests.conftest import make_job
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def browser(client, user):
+    client.force_login(user)
+    return client
+
+
+def test_pages_need_a_sign_in(client):
+    for path in ("/app/", "/app/videos/", "/app/settings/"):
+        assert client.get(path).status_code == 302
+
+
+def test_create_page_uses_the_api_with_a_phone_camera_picker(browser):
+    html = browser.get("/app/").content.decode()
+    assert 'accept="image/*"' in html and 'capture="user"' in html
+    assert "Cyberpunk hero" in html and "Try it with a sample selfie" in html
+    assert "samples/selfie-astronaut.jpg" in html and 'name="csrf-token"' in html
+
+
+def test_job_page_shows_the_state_and_reserves_the_video_box(browser, user):
+    job = make_job(user, width=512, height=640)
+    html = browser.get(f"/app/jobs/{job.id}/").content.decode()
+    assert "--w: 512; --h: 640" in html  # the box has the video's shape before it exists
+    assert 'aria-live="polite"' in html and f"/ws/jobs/{job.id}/" in html
+    assert f"/api/v1/jobs/{job.id}/" in html and "In line" in html
+
+
+def test_another_users_job_page_is_404(browser, other_user):
+    job = make_job(other_user)
+    assert browser.get(f"/app/jobs/{job.id}/").status_code == 404
+
+
+def test_my_videos_lists_only_my_jobs_with_status_badges(browser, user, other_user):
+    mine = make_job(user)
+    job_transition(job_id=mine.id, status="failed", source="test")
+    theirs = make_job(other_user)
+    html = browser.get("/app/videos/").content.decode()
+    assert str(mine.id) in html and str(theirs.id) not in html
+    assert "badge-failed" in html
+
+
+def test_settings_page_turns_email_off(browser, user):
+    assert browser.get("/app/settings/").status_code == 200
+    browser.post("/app/settings/", {})
+    user.refresh_from_db()
+    assert user.email_notifications is False
+    browser.post("/app/settings/", {"email_notifications": "on"})
+    user.refresh_from_db()
+    assert user.email_notifications is True
+
+
+def test_service_worker_is_served_from_the_root(client):
+    response = client.get("/sw.js")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    assert response["Service-Worker-Allowed"] == "/"
+    assert b"showNotification" in response.content
+
+
+def test_the_bell_shows_the_unread_count(browser, user):
+    from notifications.models import Notification
+
+    Notification.objects.create(user=user, kind="job_succeeded", title="Ready")
+    html = browser.get("/app/").content.decode()
+    assert "data-bell-count >1</span>" in html

@@ -1,0 +1,60 @@
+"""The studio pages (create, job, my videos, settings) and the service worker script."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from jobs.selectors import job_get_for_user, job_list_for_user, selfie_thumbnail_url
+from jobs.styles import STYLES
+from notifications import selectors, services
+
+GALLERY_SIZE = 48
+
+
+@login_required
+def create(request):
+    return render(request, "studio/create.html", {"styles": list(STYLES.values())})
+
+
+@login_required
+def job_detail(request, job_id):
+    job = job_get_for_user(user=request.user, job_id=job_id)  # 404 for anyone else's job
+    state = selectors.job_snapshot(user=request.user, job_id=job.id)
+    return render(request, "studio/job.html", {"job": job, "state": state,
+                                                "style": STYLES.get(job.style)})
+
+
+@login_required
+def videos(request):
+    jobs = list(job_list_for_user(user=request.user)[:GALLERY_SIZE])
+    cards = [{"job": job, "thumbnail_url": selfie_thumbnail_url(job.selfie),
+              "style": STYLES.get(job.style)} for job in jobs]
+    return render(request, "studio/videos.html", {"cards": cards})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notification_settings(request):
+    if request.method == "POST":
+        services.user_set_email_notifications(
+            user=request.user, enabled=request.POST.get("email_notifications") == "on")
+        messages.success(request, "Saved.")
+        return redirect("notification-settings")
+    return render(request, "studio/settings.html", {"push_available": bool(
+        settings.VAPID_PUBLIC_KEY)})
+
+
+@never_cache
+def service_worker(request):
+    """Served from the root so the worker's scope is the whole site."""
+    with open(finders.find("js/sw.js"), "rb") as script:
+        response = HttpResponse(script.read(), content_type="text/javascript")
+    response["Service-Worker-Allowed"] = "/"
+    return response

@@ -1,0 +1,76 @@
+"""`make run`'s launcher: everything starts, /readyz goes green, and it all stops together."""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import httpx
+import pytest
+
+from project.embedded import BASE_DIR, free_port_block
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def launcher():
+    port = free_port_block(8)
+    var = tempfile.mkdtemp(prefix="surge-run-")
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("REDIS_URL", "S3_ENDPOINT_URL", "DATABASE_URL", "SURGE_REDIS_PREFIX",
+                          "DJANGO_SETTINGS_MODULE", "PYTEST_CURRENT_TEST")}
+    env.update(PORT=str(port), SURGE_VAR_DIR=var, DEMO="1", PYTHONUNBUFFERED="1")
+    log_path = os.path.join(var, "run.log")
+    log = open(log_path, "wb")  # noqa: SIM115
+    process = subprocess.Popen([sys.executable, "-m", "project.run"], cwd=BASE_DIR, env=env,
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    yield process, f"http://127.0.0.1:{port}", log_path
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    log.close()
+
+
+def wait_ready(url, process, log_path, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, open(log_path).read()[-3000:]
+        try:
+            response = httpx.get(f"{url}/readyz", timeout=2)
+            if response.status_code == 200:
+                return response.json()
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(open(log_path).read()[-3000:])
+
+
+def test_make_run_serves_the_app_and_stops_cleanly_on_sigterm(launcher):
+    process, url, log_path = launcher
+    assert wait_ready(url, process, log_path) == {
+        "status": "ok", "database": "ok", "redis": "ok", "s3": "ok"}
+    assert httpx.get(f"{url}/", timeout=5).status_code == 200
+    time.sleep(2)  # let the worker, dispatcher and provider finish starting
+    output = open(log_path).read()
+    assert "Surge is running at" in output
+    assert "demo@surge.local" in output
+    for name in ("redis", "s3", "web", "worker", "dispatcher", "provider"):
+        assert f"{name} started" in output, output[-3000:]
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) in (0, 143, -15)
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{url}/healthz", timeout=1)
+
+
+def test_a_dying_child_stops_everything_loudly(launcher):
+    process, url, log_path = launcher
+    wait_ready(url, process, log_path)
+    time.sleep(2)
+    provider = subprocess.run(["pgrep", "-f", "-n", "local_provider --port"],
+                              capture_output=True, text=True).stdout.split()
+    assert provider, "local provider process not found"
+    os.kill(int(provider[0]), signal.SIGKILL)
+    assert process.wait(timeout=30) != 0
+    assert "exited unexpectedly" in open(log_path).read()
