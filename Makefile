@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test install install-dev browser clean
+.PHONY: run test bench install install-dev browser clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ browser:
 
 test: install-dev browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Benchmarks (not part of `make test`): timings on real processes, reported as ratios.
+bench: install-dev
+	$(PY) -m pytest bench -s -p no:cacheprovider $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache

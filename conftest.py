@@ -8,6 +8,9 @@ from django.conf import settings
 @pytest.fixture(autouse=True)
 def _clean_redis_keys():
     """Delete this run's keys (never anyone else's) so throttles and slots don't leak."""
+    from jobs.dispatch.limits import forget_cached_limits
+
+    forget_cached_limits()
     yield
     from jobs.queue_broadcast import wait_for_trailing_broadcasts
 

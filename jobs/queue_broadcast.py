@@ -58,19 +58,36 @@ def request_queue_broadcast() -> None:
     try:
         client = dispatch_redis.client()
         if client.set(_key("lock"), "1", nx=True, px=interval_ms):
-            broadcast_queue_positions()
+            # On a thread of its own: the caller (a request, the dispatcher) must not wait for
+            # a pass over the whole line.
+            _schedule(0, _leading_broadcast)
         elif client.set(_key("trailing"), "1", nx=True, px=interval_ms * 4):
             # A change inside the window must still be seen: one trailing pass per window.
             wait = max(client.pttl(_key("lock")), 0) / 1000 + 0.01
-            timer = threading.Timer(wait, _trailing_broadcast)
-            timer.daemon = True
-            timer.start()
-            _timers.append(timer)
+            _schedule(wait, _trailing_broadcast)
     except Exception:  # positions are a courtesy; the next change or a reconnect fixes them
         logger.warning("queue position broadcast failed", exc_info=True)
 
 
 _timers: list[threading.Timer] = []
+
+
+def _schedule(wait: float, function) -> None:
+    timer = threading.Timer(wait, function)
+    timer.daemon = True
+    _timers.append(timer)
+    timer.start()
+
+
+def _leading_broadcast() -> None:
+    try:
+        broadcast_queue_positions()
+    except Exception:
+        logger.warning("queue position broadcast failed", exc_info=True)
+    finally:
+        close_old_connections()
+        if threading.current_thread() in _timers:
+            _timers.remove(threading.current_thread())
 
 
 def wait_for_trailing_broadcasts(timeout: float = 5.0) -> None:

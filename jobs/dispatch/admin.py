@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from jobs.dispatch import slots
-from jobs.dispatch.limits import provider_limits
+from jobs.dispatch.limits import forget_cached_limits, provider_limits
 from jobs.dispatch.wakeup import request_dispatch
 from jobs.models import BreakerState, Job, JobStatus, ProviderState
 
@@ -51,6 +51,7 @@ class ProviderStateAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
+        forget_cached_limits()
         request_dispatch()  # a raised limit or a re-enabled provider takes jobs at once
 
     @admin.action(description="Close the circuit (provider is healthy again)")

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 
 from jobs.models import ProviderState
 
 DEFAULT_MAX_CONCURRENCY = 5
+CACHE_SECONDS = 1.0  # an admin change applies within a second; ETAs don't query per job
+_cache: dict = {"at": 0.0, "providers": None, "limits": {}}
 
 
 def provider_limits() -> dict[str, int]:
     """{provider name: max concurrent jobs} for every configured, enabled provider."""
+    now = time.monotonic()
+    if _cache["providers"] is settings.PROVIDERS and now - _cache["at"] < CACHE_SECONDS:
+        return dict(_cache["limits"])
     states = {state.name: state for state in ProviderState.objects.all()}
     limits = {}
     for name, config in settings.PROVIDERS.items():
@@ -19,4 +26,9 @@ def provider_limits() -> dict[str, int]:
             continue
         configured = int(config.get("MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY))
         limits[name] = state.max_concurrency if state and state.max_concurrency else configured
-    return limits
+    _cache.update(at=now, providers=settings.PROVIDERS, limits=limits)
+    return dict(limits)
+
+
+def forget_cached_limits() -> None:
+    _cache["at"] = 0.0

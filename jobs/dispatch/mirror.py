@@ -39,7 +39,7 @@ class OutputGone(Exception):
 
 
 def _trusted_hosts() -> set[str]:
-    hosts = set(getattr(settings, "OUTPUT_URL_ALLOWED_HOSTS", []))
+    hosts = {host.lower() for host in settings.OUTPUT_URL_ALLOWED_HOSTS}
     for config in settings.PROVIDERS.values():
         if config.get("BASE_URL"):
             hosts.add(urlsplit(config["BASE_URL"]).netloc.lower())

@@ -13,7 +13,7 @@ from accounts.models import User
 from jobs.services.transitions import job_transition
 from notifications.tests.browser import in_thread, login_cookie, shot, tiny_mp4
 from notifications.tests.conftest import PASSWORD, make_job
-from notifications.tests.live_app import LiveApp
+from project.testing.live_app import LiveApp
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -5,6 +5,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
+from jobs.dispatch.engine import use_submit_threads
 from jobs.dispatch.reconciler import run_forever
 
 
@@ -14,8 +15,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--interval", type=float, default=None,
                             help="Seconds between reconciler passes (RECONCILE_INTERVAL).")
+        parser.add_argument("--submit-threads", type=int, default=32,
+                            help="Threads making provider submissions in this process.")
 
-    def handle(self, *args, interval=None, **options):
+    def handle(self, *args, interval=None, submit_threads=32, **options):
+        use_submit_threads(submit_threads)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())

@@ -30,7 +30,8 @@ def test_database_url() -> str:
 class LiveApp:
     """Child processes of one running Surge; `url` is the web server's base URL."""
 
-    def __init__(self, *, full: bool = False, time_scale: float = 0.1):
+    def __init__(self, *, full: bool = False, time_scale: float = 0.1,
+                 extra_env: dict[str, str] | None = None, max_concurrency: int = 5):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.logs = Path(tempfile.mkdtemp(prefix="surge-live-app-"))
@@ -44,8 +45,10 @@ class LiveApp:
         if self.provider:
             env["PROVIDERS_JSON"] = json.dumps([{"name": "local", "backend": "local",
                                                  **{k.lower(): v for k, v in
-                                                    self.provider.provider_config().items()
+                                                    self.provider.provider_config(
+                                                        max_concurrency=max_concurrency).items()
                                                     if k != "BACKEND"}}])
+        env.update(extra_env or {})
         self.env = env
         self._start("web", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p",
                             str(self.port), "project.asgi:application"])
@@ -58,9 +61,13 @@ class LiveApp:
             raise RuntimeError(f"web did not start:\n{self.log('web')}") from None
 
     def _start(self, name: str, argv: list[str]) -> None:
-        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115
         self.processes[name] = subprocess.Popen(argv, cwd=BASE_DIR, env=self.env, stdout=log,
                                                 stderr=subprocess.STDOUT)
+
+    def start_worker(self) -> None:
+        """(Re)start the task worker, e.g. after a test killed it."""
+        self._start("worker", [sys.executable, "manage.py", "qcluster"])
 
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")[-6000:]
