@@ -312,6 +312,7 @@ POLL_AFTER = env.float("POLL_AFTER", default=30.0)
 KEEP_WARM_IDLE = env.float("KEEP_WARM_IDLE", default=240.0)
 BREAKER_FAILURE_THRESHOLD = env.int("BREAKER_FAILURE_THRESHOLD", default=3)
 BREAKER_COOLDOWN_SECONDS = env.float("BREAKER_COOLDOWN_SECONDS", default=30.0)
+STRANDED_AFTER = env.float("STRANDED_AFTER", default=120.0)
 MAX_OUTPUT_BYTES = env.int("MAX_OUTPUT_BYTES", default=200 * 1024 * 1024)
 OUTPUT_URL_ALLOWED_HOSTS = env.list("OUTPUT_URL_ALLOWED_HOSTS", default=[])
 TASKS_RUN_INLINE = False  # tests only: run worker tasks in the calling thread

@@ -71,6 +71,14 @@ def record_success(name: str) -> None:
         state.save()
 
 
+def record_poll_success(name: str) -> None:
+    """A provider that answers polls is up: reset its failure count (no write when healthy)."""
+    unhealthy = ProviderState.objects.filter(name=name).exclude(
+        breaker_state=BreakerState.CLOSED, consecutive_failures=0)
+    if unhealthy.exists():
+        record_success(name)
+
+
 def record_failure(name: str, *, reason: str) -> None:
     """A transient failure: N in a row (or a failed probe) open the circuit."""
     with transaction.atomic():

@@ -6,6 +6,7 @@ import logging
 
 from django.db.models import F
 
+from jobs.dispatch import breaker
 from jobs.dispatch.provider_events import job_apply_provider_event
 from jobs.models import Job, JobStatus
 
@@ -14,7 +15,7 @@ AT_PROVIDER = (JobStatus.SUBMITTED, JobStatus.WARMING, JobStatus.RENDERING)
 
 
 def poll_job(*, job_id) -> None:
-    from providers.exceptions import PermanentError, ProviderError
+    from providers.exceptions import PermanentError, ProviderError, RateLimited
     from providers.registry import get_backend
 
     job = Job.objects.filter(pk=job_id, status__in=AT_PROVIDER).exclude(provider_job_id="").first()
@@ -30,7 +31,11 @@ def poll_job(*, job_id) -> None:
 
         requeue(job, reason="provider_lost_job", attempt=job.attempts)
         return
-    except ProviderError as error:  # 429/5xx/timeout: the next pass polls again, later
-        logger.info("job %s: poll failed: %s", job.id, error)
+    except RateLimited:  # the next pass polls again, later
         return
+    except ProviderError as error:  # 5xx/timeout: a sign the provider is down
+        logger.info("job %s: poll failed: %s", job.id, error)
+        breaker.record_failure(job.provider, reason=f"poll: {error}")
+        return
+    breaker.record_poll_success(job.provider)
     job_apply_provider_event(event=event, source="poller")

@@ -19,7 +19,14 @@ from django.utils import timezone
 from jobs.dispatch import breaker, slots
 from jobs.dispatch.engine import dispatch_pending, requeue
 from jobs.dispatch.wakeup import enqueue, request_mirror, request_poll, wait_for_wakeup
-from jobs.models import IdempotencyKey, Job, JobStatus, ProviderState, WebhookInbox
+from jobs.models import (
+    BreakerState,
+    IdempotencyKey,
+    Job,
+    JobStatus,
+    ProviderState,
+    WebhookInbox,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +86,27 @@ def poll_silent_jobs(now) -> int:
     return count
 
 
+def fail_over_stranded_jobs(now) -> int:
+    """A job silent for STRANDED_AFTER at a provider whose circuit is open goes elsewhere.
+
+    Its old submission is canceled first where the provider supports it, so a job is never
+    rendering at two providers at once (a late result from the old one is ignored).
+    """
+    down = list(ProviderState.objects.filter(breaker_state=BreakerState.OPEN)
+                .values_list("name", flat=True))
+    if not down:
+        return 0
+    silent_since = now - timedelta(seconds=settings.STRANDED_AFTER)
+    stranded = Job.objects.filter(status__in=AT_PROVIDER, provider__in=down,
+                                  last_provider_news_at__lt=silent_since)
+    count = 0
+    for job in stranded:
+        if requeue(job, reason="provider_down", head=True, attempt=job.attempts,
+                   cancel_old=True, avoid_provider=job.provider):
+            count += 1
+    return count
+
+
 def keep_warm(now) -> None:
     """Ping providers idle longer than KEEP_WARM_IDLE while demand is expected."""
     from providers.registry import get_backend
@@ -115,6 +143,7 @@ def reconcile_once() -> dict[str, int]:
         "requeued": recover_lost_dispatches(now),
         "mirrors": recover_lost_mirrors(now),
         "polls": poll_silent_jobs(now),
+        "failed_over": fail_over_stranded_jobs(now),
     }
     slots.resync_all()
     keep_warm(now)

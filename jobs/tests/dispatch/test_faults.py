@@ -113,3 +113,25 @@ def test_expired_output_fails_with_a_clear_reason(engine, provider, make_user, m
     assert job.status == JobStatus.FAILED
     assert job.error_code == "output_expired"
     assert "expired" in job.error_message or "deleted" in job.error_message
+
+
+def test_a_job_stranded_at_a_provider_that_went_down_fails_over(
+        engine, provider, fallback_process, make_user, make_jobs):
+    fallback_process.control(max_concurrency=10, outage="off", mode="fast",
+                             render_seconds=0.05, boot_seconds=0, reset_counters=True)
+    engine.PROVIDERS = {
+        "primary": provider.provider_config(webhooks=False, priority=10, read_timeout=1),
+        "fallback": fallback_process.provider_config(webhooks=False, priority=20),
+    }
+    engine.STRANDED_AFTER = 0.5
+    engine.BREAKER_COOLDOWN_SECONDS = 3600
+    provider.control(render_seconds=60)
+    [job] = make_jobs(make_user())
+    drive(lambda: Job.objects.get(pk=job.id).status == JobStatus.RENDERING, timeout=20)
+    provider.control(outage="503")
+    drive(all_finished([job]), timeout=60)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.provider == "fallback"
+    reasons = [d.get("reason") for d in job.events.values_list("detail", flat=True)]
+    assert "provider_down" in reasons

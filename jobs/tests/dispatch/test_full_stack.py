@@ -108,3 +108,32 @@ def test_every_job_ends_exactly_once_through_chaos(chaos_app, own_redis, make_us
     counters = chaos_app.provider.counters()
     assert counters["peak_in_flight"] <= LIMIT
     assert counters["webhooks_dropped"] + counters["webhooks_duplicated"] > 0
+
+
+@pytest.fixture
+def busy_app(transactional_db, settings):
+    settings.MAX_ACTIVE_JOBS_PER_USER = 1000
+    app = LiveApp(full=True, time_scale=0.05, max_concurrency=5, extra_env={
+        "KEEP_WARM_IDLE": "3600", "NOTIFICATIONS_SEND_INLINE": "0"})
+    app.provider.control(mode="fast", render_seconds=0.2, boot_seconds=0, max_concurrency=5,
+                         reset_counters=True)
+    yield app
+    app.stop()
+
+
+def test_two_hundred_jobs_through_a_provider_limited_to_five(busy_app, make_user, make_selfie):
+    """Never more than 5 at the provider, no 429, and every one of the 200 jobs succeeds."""
+    users = [make_user() for _ in range(4)]
+    for user in users:
+        selfie = make_selfie(user)
+        for _ in range(50):
+            job_create(user=user, selfie_id=selfie.id, style="cyberpunk-hero")
+    deadline = time.monotonic() + 300
+    while Job.objects.exclude(status__in=TERMINAL_STATUSES).exists():
+        assert time.monotonic() < deadline, busy_app.log("dispatcher")
+        time.sleep(0.5)
+    assert Job.objects.filter(status=JobStatus.SUCCEEDED).count() == 200
+    counters = busy_app.provider.counters()
+    assert counters["submitted"] == 200
+    assert counters["peak_in_flight"] == 5  # full use of the limit, never more
+    assert counters["rejected_429"] == 0
