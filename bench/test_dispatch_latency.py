@@ -24,7 +24,7 @@ TARGET_SECONDS = 0.100
 def app(transactional_db, settings):
     settings.MAX_ACTIVE_JOBS_PER_USER = 1000
     live = LiveApp(full=True, time_scale=0.05, max_concurrency=LIMIT,
-                   extra_env={"KEEP_WARM_IDLE": "3600", "NOTIFICATIONS_SEND_INLINE": "0"})
+                   extra_env={"KEEP_WARM_IDLE": "3600"})
     live.provider.control(mode="fast", render_seconds=0.3, boot_seconds=0, webhook_drop=0,
                           max_concurrency=LIMIT, reset_counters=True)
     yield live

@@ -7,11 +7,10 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
+from common.tasks import enqueue
 from jobs.events import user_group
 from jobs.models import Job, JobEvent, JobStatus
 from notifications.models import Notification, NotificationKind, PushSubscription
@@ -60,18 +59,10 @@ def _deliver(notification: Notification) -> None:
 
 def _run_task(path: str, *args) -> None:
     """Email and push must not block a job's transition: they run in the task worker."""
-    if settings.NOTIFICATIONS_SEND_INLINE:
-        try:
-            import_string(path)(*args)
-        except Exception:
-            logger.exception("%s failed", path)
-        return
-    from django_q.tasks import async_task
-
     try:
-        async_task(path, *args, task_name=f"{path.rsplit('.', 1)[-1]}-{args[0]}")
-    except Exception:
-        logger.warning("could not enqueue %s%s", path, args, exc_info=True)
+        enqueue(path, *args, name=f"{path.rsplit('.', 1)[-1]}-{args[0]}")
+    except Exception:  # a lost email or push must never undo or block the job
+        logger.warning("could not send %s%s", path, args, exc_info=True)
 
 
 def _publish(user_id: int, message: dict) -> None:

@@ -315,7 +315,8 @@ BREAKER_COOLDOWN_SECONDS = env.float("BREAKER_COOLDOWN_SECONDS", default=30.0)
 STRANDED_AFTER = env.float("STRANDED_AFTER", default=120.0)
 MAX_OUTPUT_BYTES = env.int("MAX_OUTPUT_BYTES", default=200 * 1024 * 1024)
 OUTPUT_URL_ALLOWED_HOSTS = env.list("OUTPUT_URL_ALLOWED_HOSTS", default=[])
-TASKS_RUN_INLINE = False  # tests only: run worker tasks in the calling thread
+# Run worker tasks (submissions, polls, copies, email, push) in the caller: tests, debugging.
+TASKS_RUN_INLINE = env.bool("TASKS_RUN_INLINE", default=False)
 # Called on commit after every job event as hook(job=, event=): how lower layers reach upper ones.
 JOB_EVENT_HOOKS = [
     "jobs.dispatch.hooks.on_job_event",
@@ -346,8 +347,6 @@ if not (VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY) and not PRODUCTION:
     VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY = _vapid["public_key"], _vapid["private_key"]
 # Without keys (production, unset) Web Push is off; in-app and email notifications still work.
 VAPID_SUBJECT = env.str("VAPID_SUBJECT", default="mailto:admin@surge.local")
-# Email and push run in the task worker; True sends them inline (tests, debugging).
-NOTIFICATIONS_SEND_INLINE = env.bool("NOTIFICATIONS_SEND_INLINE", default=False)
 
 # --- Security ---------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

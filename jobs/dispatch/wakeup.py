@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
-from django.utils.module_loading import import_string
-
+from common.tasks import enqueue
 from jobs.dispatch import redis as dispatch_redis
 
 logger = logging.getLogger(__name__)
@@ -28,16 +26,6 @@ def wait_for_wakeup(timeout: float) -> bool:
     """Block up to `timeout` seconds for a wake-up; True if one came."""
     result = dispatch_redis.client().blpop([dispatch_redis.key(WAKE_LIST)], timeout=timeout)
     return result is not None
-
-
-def enqueue(task: str, *args, name: str) -> None:
-    """Hand a task to the workers; TASKS_RUN_INLINE (tests) runs it right here instead."""
-    if getattr(settings, "TASKS_RUN_INLINE", False):
-        import_string(task)(*args)
-        return
-    from django_q.tasks import async_task
-
-    async_task(task, *args, task_name=name)
 
 
 def request_provider_cancel(*, job_id, provider: str, provider_job_id: str) -> None:

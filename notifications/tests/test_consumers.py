@@ -228,7 +228,7 @@ def test_queue_positions_are_coalesced_and_sent_only_when_they_change(user, othe
 
 def test_notification_created_reaches_the_users_sockets(user, settings):
     """A finished job's notification arrives live with the new unread count."""
-    settings.NOTIFICATIONS_SEND_INLINE = True
+    settings.TASKS_RUN_INLINE = True
     cookie = session_cookie(user)
     async def body():
         job = await database_sync_to_async(make_job)(user)

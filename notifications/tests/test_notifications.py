@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def _inline(settings):
-    settings.NOTIFICATIONS_SEND_INLINE = True
+    settings.TASKS_RUN_INLINE = True
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
@@ -70,7 +70,7 @@ def test_email_respects_the_users_choice(user):
 
 def test_notifications_are_queued_for_the_worker_when_not_inline(user, settings):
     """Outside tests email and push are enqueued for qcluster, not sent in the transition."""
-    settings.NOTIFICATIONS_SEND_INLINE = False
+    settings.TASKS_RUN_INLINE = False
     finish(make_job(user))
     assert Notification.objects.count() == 1
     assert mail.outbox == []

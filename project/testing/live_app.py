@@ -41,7 +41,7 @@ class LiveApp:
                if key not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "PYTEST_CURRENT_TEST")}
         env.update(DATABASE_URL=test_database_url(), PORT=str(self.port),
                    PUBLIC_BASE_URL=self.url, PYTHONUNBUFFERED="1", LOG_LEVEL="INFO",
-                   NOTIFICATIONS_SEND_INLINE="1", CONN_MAX_AGE="0")
+                   TASKS_RUN_INLINE="0" if full else "1", CONN_MAX_AGE="0")
         if self.provider:
             env["PROVIDERS_JSON"] = json.dumps([{"name": "local", "backend": "local",
                                                  **{k.lower(): v for k, v in

@@ -38,8 +38,7 @@ def chaos_app(own_redis, transactional_db, settings):
     settings.MAX_ACTIVE_JOBS_PER_USER = 1000
     app = LiveApp(full=True, time_scale=0.05, max_concurrency=LIMIT, extra_env={
         "REDIS_URL": redis_url, "RECONCILE_INTERVAL": "1", "POLL_AFTER": "2",
-        "BREAKER_COOLDOWN_SECONDS": "1", "KEEP_WARM_IDLE": "3600",
-        "NOTIFICATIONS_SEND_INLINE": "0"})
+        "BREAKER_COOLDOWN_SECONDS": "1", "KEEP_WARM_IDLE": "3600"})
     app.provider.control(mode="fast", render_seconds=1.0, boot_seconds=0, max_concurrency=LIMIT,
                          webhook_drop=0.3, webhook_duplicate=0.3, webhook_reorder=0.5,
                          reset_counters=True)
@@ -114,7 +113,7 @@ def test_every_job_ends_exactly_once_through_chaos(chaos_app, own_redis, make_us
 def busy_app(transactional_db, settings):
     settings.MAX_ACTIVE_JOBS_PER_USER = 1000
     app = LiveApp(full=True, time_scale=0.05, max_concurrency=5, extra_env={
-        "KEEP_WARM_IDLE": "3600", "NOTIFICATIONS_SEND_INLINE": "0"})
+        "KEEP_WARM_IDLE": "3600"})
     app.provider.control(mode="fast", render_seconds=0.2, boot_seconds=0, max_concurrency=5,
                          reset_counters=True)
     yield app
