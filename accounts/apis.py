@@ -10,6 +10,7 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from accounts.services import client_ip, token_issue, token_revoke, user_authenticate, user_create
+from common.fields import StrictCharField
 from common.schema import error_responses
 
 
@@ -18,8 +19,8 @@ class SignupThrottle(AnonRateThrottle):
 
 
 class CredentialsSerializer(serializers.Serializer):
-    email = serializers.CharField(max_length=254)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    email = StrictCharField(max_length=254)
+    password = StrictCharField(max_length=4096, trim_whitespace=False)
 
 
 class UserOutputSerializer(serializers.Serializer):

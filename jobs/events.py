@@ -20,6 +20,7 @@ class JobEventMessage(TypedDict):
     stage: str
     progress: float
     at: str
+    reason: NotRequired[str]  # why the engine moved the job, e.g. "rate_limited", "provider_down"
     error: NotRequired[dict | None]
     video_url: NotRequired[str | None]
 

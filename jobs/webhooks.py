@@ -7,7 +7,6 @@ import logging
 from django.db import IntegrityError, transaction
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from common.api import json_error
 from jobs.dispatch.provider_events import job_apply_provider_event
@@ -18,8 +17,11 @@ MAX_WEBHOOK_BYTES = 1024 * 1024
 
 
 @csrf_exempt
-@require_POST
 def provider_webhook(request, provider: str):
+    if request.method != "POST":
+        response = json_error(405, "Webhooks are POSTed.")
+        response["Allow"] = "POST"
+        return response
     from providers.exceptions import (
         ProviderNotConfigured,
         TransientError,
@@ -54,8 +56,9 @@ def provider_webhook(request, provider: str):
         try:
             with transaction.atomic():
                 inbox = WebhookInbox.objects.create(
-                    provider=provider, event_id=event.event_id[:255],
-                    provider_job_id=event.provider_job_id[:200], payload=event.raw)
+                    provider=provider, event_id=_storable(event.event_id)[:255],
+                    provider_job_id=_storable(event.provider_job_id)[:200],
+                    payload=_storable_json(event.raw))
         except IntegrityError:
             continue  # a duplicate delivery: already applied
         transition = job_apply_provider_event(event=event, source="webhook")
@@ -63,3 +66,19 @@ def provider_webhook(request, provider: str):
         WebhookInbox.objects.filter(pk=inbox.pk).update(result=result)
         applied += transition is not None and transition.applied
     return JsonResponse({"received": len(events), "applied": applied})
+
+
+def _storable(text: str) -> str:
+    """PostgreSQL refuses NUL in text: a signed but odd payload must not become a 500 (and a
+    provider retrying it forever)."""
+    return text.replace("\x00", "")
+
+
+def _storable_json(data):
+    if isinstance(data, str):
+        return _storable(data)
+    if isinstance(data, dict):
+        return {_storable(str(key)): _storable_json(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_storable_json(value) for value in data]
+    return data

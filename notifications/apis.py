@@ -10,7 +10,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.exceptions import ApplicationError
+from common.fields import StrictBooleanField, StrictCharField
 from common.schema import error_responses
+from jobs.apis.base import query_data
 from notifications import selectors, services
 from notifications.models import Notification
 
@@ -38,6 +40,9 @@ class NotificationPagination(CursorPagination):
 
 
 class NotificationListApi(APIView):
+    class FilterSerializer(serializers.Serializer):
+        unread = serializers.BooleanField(required=False, help_text="Only unread ones.")
+
     class OutputSerializer(serializers.Serializer):
         next = serializers.URLField(allow_null=True)
         previous = serializers.URLField(allow_null=True)
@@ -45,13 +50,16 @@ class NotificationListApi(APIView):
         results = NotificationSerializer(many=True)
 
     @extend_schema(operation_id="notifications_list",
-                   parameters=[OpenApiParameter("unread", bool, description="Only unread ones."),
+                   parameters=[FilterSerializer,
                                OpenApiParameter("cursor", str, description="From next/previous.")],
-                   responses={200: OutputSerializer, **AUTH_ERRORS})
+                   responses={200: OutputSerializer, **AUTH_ERRORS, **error_responses(
+                       _400="Invalid `unread`.", _404="Invalid cursor.")})
     def get(self, request):
         """Newest first, cursor-paginated: `{next, previous, unread_count, results}`."""
+        filters = self.FilterSerializer(data=query_data(request))
+        filters.is_valid(raise_exception=True)
         notifications = selectors.notification_list_for_user(user=request.user)
-        if request.query_params.get("unread") in ("1", "true"):
+        if filters.validated_data.get("unread"):
             notifications = notifications.filter(read_at__isnull=True)
         paginator = NotificationPagination()
         paginator.unread_count = selectors.notification_unread_count(user=request.user)
@@ -95,7 +103,7 @@ class NotificationReadAllApi(APIView):
 
 class NotificationSettingsApi(APIView):
     class Serializer(serializers.Serializer):
-        email_notifications = serializers.BooleanField()
+        email_notifications = StrictBooleanField()
 
     @extend_schema(operation_id="notifications_settings_get",
                    responses={200: Serializer, **AUTH_ERRORS})
@@ -105,10 +113,11 @@ class NotificationSettingsApi(APIView):
     @extend_schema(operation_id="notifications_settings_update", request=Serializer,
                    responses={200: Serializer, **error_responses(400), **AUTH_ERRORS})
     def patch(self, request):
-        data = self.Serializer(data=request.data)
+        data = self.Serializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        services.user_set_email_notifications(
-            user=request.user, enabled=data.validated_data["email_notifications"])
+        if "email_notifications" in data.validated_data:
+            services.user_set_email_notifications(
+                user=request.user, enabled=data.validated_data["email_notifications"])
         return Response({"email_notifications": request.user.email_notifications})
 
 
@@ -125,8 +134,8 @@ class PushKeyApi(APIView):
 class PushSubscribeApi(APIView):
     class InputSerializer(serializers.Serializer):
         class Keys(serializers.Serializer):
-            p256dh = serializers.CharField(max_length=200)
-            auth = serializers.CharField(max_length=100)
+            p256dh = StrictCharField(max_length=200)
+            auth = StrictCharField(max_length=100)
 
         endpoint = serializers.URLField(max_length=1000)
         keys = Keys()

@@ -73,7 +73,8 @@ class JobStreamConsumer(AsyncJsonWebsocketConsumer):
                 await self.send_json(missed)
         self.last_seq[job_id] = seq
         self.positions.pop(job_id, None)
-        await self.send_json(selectors.live_event(message, render_seconds=self.render_seconds))
+        await self.send_json(selectors.live_event(message, render_seconds=self.render_seconds,
+                                                  warmup_seconds=self.warmup_seconds))
 
     async def queue_positions(self, message):
         for entry in message["jobs"]:
@@ -98,7 +99,7 @@ class JobsConsumer(JobStreamConsumer):
 
     async def start(self):
         await self.join(user_group(self.user.pk))
-        jobs, unread, self.render_seconds = await self._load()
+        jobs, unread, self.render_seconds, self.warmup_seconds = await self._load()
         for state in jobs:
             self.remember(state)
         await self.send_json({"type": "snapshot", "jobs": jobs, "unread_count": unread})
@@ -106,7 +107,8 @@ class JobsConsumer(JobStreamConsumer):
     @database_sync_to_async
     def _load(self):
         return (selectors.jobs_snapshot(user=self.user),
-                selectors.notification_unread_count(user=self.user), recent_render_seconds())
+                selectors.notification_unread_count(user=self.user), recent_render_seconds(),
+                selectors.recent_warmup_seconds())
 
 
 class JobConsumer(JobStreamConsumer):
@@ -120,7 +122,7 @@ class JobConsumer(JobStreamConsumer):
         self.job_id = await self._owned_job_id(self.scope["url_route"]["kwargs"]["job_id"])
         # The user group carries queue positions and notifications (for the bell).
         await self.join(job_group(self.job_id), user_group(self.user.pk))
-        state, replay, unread, self.render_seconds = await self._load(self._after())
+        state, replay, unread, self.render_seconds, self.warmup_seconds = await self._load(self._after())
         self.remember(state)
         await self.send_json({"type": "snapshot", "job": state, "unread_count": unread})
         for event in replay:
@@ -143,4 +145,4 @@ class JobConsumer(JobStreamConsumer):
         replay = ([] if after is None else
                   selectors.live_events_after(job_id=self.job_id, after=after, until=state["seq"]))
         return (state, replay, selectors.notification_unread_count(user=self.user),
-                recent_render_seconds())
+                recent_render_seconds(), selectors.recent_warmup_seconds())

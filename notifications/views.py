@@ -6,12 +6,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
-from django.http import HttpResponse
+from django.core.files.storage import default_storage
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from jobs.selectors import job_get_for_user, job_list_for_user, selfie_thumbnail_url
+from jobs.models import JobStatus
+from jobs.selectors import job_get_for_user, job_list_for_user, job_video_url, selfie_thumbnail_url
 from jobs.styles import STYLES
 from notifications import selectors, services
 
@@ -28,14 +30,33 @@ def job_detail(request, job_id):
     job = job_get_for_user(user=request.user, job_id=job_id)  # 404 for anyone else's job
     state = selectors.job_snapshot(user=request.user, job_id=job.id)
     return render(request, "studio/job.html", {"job": job, "state": state,
-                                                "style": STYLES.get(job.style)})
+                                                "style": STYLES.get(job.style),
+                                                "link_minutes": settings.SIGNED_URL_SECONDS // 60,
+                                                # the first paint shows the right buttons: no shift
+                                                "terminal": job.is_terminal})
+
+
+@login_required
+@never_cache
+def job_download(request, job_id):
+    """Download button target: the video is on another origin (S3), where `<a download>` is
+    ignored and the browser would navigate away to a bare player; a signed URL that asks S3 for
+    `Content-Disposition: attachment` saves the file instead. 404 for anyone else's job."""
+    job = job_get_for_user(user=request.user, job_id=job_id)
+    if job.status != JobStatus.SUCCEEDED or not job.output_key:
+        raise Http404("This video is not ready.")
+    filename = f"surge-{job.style}-{str(job.id)[:8]}.mp4"
+    return redirect(default_storage.url(job.output_key, parameters={
+        "ResponseContentType": "video/mp4",
+        "ResponseContentDisposition": f'attachment; filename="{filename}"',
+    }, expire=settings.SIGNED_URL_SECONDS))
 
 
 @login_required
 def videos(request):
     jobs = list(job_list_for_user(user=request.user)[:GALLERY_SIZE])
     cards = [{"job": job, "thumbnail_url": selfie_thumbnail_url(job.selfie),
-              "style": STYLES.get(job.style)} for job in jobs]
+              "video_url": job_video_url(job), "style": STYLES.get(job.style)} for job in jobs]
     return render(request, "studio/videos.html", {"cards": cards})
 
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 
+from honcho import manager as honcho_manager
 from honcho.manager import Manager
 
 from project.embedded import (
@@ -31,6 +32,8 @@ from project.embedded import (
 )
 
 PYTHON = sys.executable
+# Seconds between SIGTERM and SIGKILL: the worker finishes its running tasks within 8.
+honcho_manager.KILL_WAIT = 12
 
 
 def _command(argv: list[str]) -> str:

@@ -6,14 +6,20 @@ Used by `make run` and usable on its own in production (one command per containe
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
+import signal
+import subprocess
 import sys
+import threading
 import time
 from urllib.parse import urlparse
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
 WAIT_SECONDS = 120
+QCLUSTER_GRACE_SECONDS = 8
+PR_SET_PDEATHSIG = 1
 
 
 def wait_for_dependencies() -> None:
@@ -43,11 +49,49 @@ def main() -> None:
     if args.role == "web":
         port = os.environ.get("PORT", "8000")
         # Generous WebSocket timeouts: browsers keep sockets open for a whole render.
-        os.execvp(sys.executable, [sys.executable, "-m", "daphne", "-b", args.bind, "-p", port,
-                                   "--proxy-headers", "--websocket_timeout", "86400",
-                                   "project.asgi:application"])
-    command = "qcluster" if args.role == "worker" else "dispatcher"
-    os.execvp(sys.executable, [sys.executable, "manage.py", command])
+        os.execvp(sys.executable, [sys.executable, "-m", "project.web", "-b", args.bind,
+                                   "-p", port, "--proxy-headers", "--websocket_timeout",
+                                   "86400", "project.asgi:application"])
+    if args.role == "worker":
+        sys.exit(run_qcluster())
+    os.execvp(sys.executable, [sys.executable, "manage.py", "dispatcher"])
+
+
+def run_qcluster() -> int:
+    """qcluster in a process group of its own, told to stop by us alone.
+
+    Supervisors signal a whole process group, and django-q2's main process never exits when its
+    sentinel and workers get that SIGTERM too (measured: hangs; SIGTERM to the main process
+    alone: the cluster is gone in about a second). So we forward the signal to the main only.
+    """
+    child = subprocess.Popen([sys.executable, "manage.py", "qcluster"], start_new_session=True,
+                             preexec_fn=_terminate_with_parent)
+
+    def forward(signum, _frame):
+        child.send_signal(signal.SIGTERM)
+        # Tasks still running after the grace period are cut off (the reconciler redoes them).
+        killer = threading.Timer(QCLUSTER_GRACE_SECONDS, _kill_group, args=(child.pid,))
+        killer.daemon = True
+        killer.start()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, forward)
+    return child.wait()
+
+
+def _terminate_with_parent() -> None:
+    """Linux: SIGTERM qcluster if this wrapper dies (even by SIGKILL), so it never lingers."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 if __name__ == "__main__":

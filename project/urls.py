@@ -1,7 +1,7 @@
 """Top-level URLs: pages, the versioned API, docs, admin and health probes."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.urls import api_urlpatterns as accounts_api
@@ -27,6 +27,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    # Last: any other /api/ URL is a JSON 404, also in DEBUG and for a POST without its slash.
+    re_path(r"^api/", views.api_not_found),
 ]
 
 handler404 = "project.views.page_not_found"

@@ -2,6 +2,7 @@
 
 from django.shortcuts import redirect, render
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 
 from common.api import json_error
 
@@ -10,6 +11,13 @@ def landing(request):
     if request.user.is_authenticated:
         return redirect("home")
     return render(request, "landing.html")
+
+
+@csrf_exempt  # a JSON 404, not Django's HTML CSRF 403, for a POST with a session cookie
+def api_not_found(request):
+    if not request.path.endswith("/"):
+        return json_error(404, "Not found. API URLs end with a slash.")
+    return json_error(404)
 
 
 def page_not_found(request, exception):

@@ -26,6 +26,9 @@ class ProviderBackend:
 
     supports_cancel: bool = False
     supports_webhooks: bool = False
+    # Whether webhooks report progress while rendering, or only the final result (then the app
+    # polls for progress).
+    webhooks_report_progress: bool = False
     default_base_url: str = ""
     default_model: str = ""
     webhook_class: str = ""

@@ -36,6 +36,18 @@ class NewestFirstPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
 
+    def get_page_size(self, request):
+        """The documented 1–100, or 400 (DRF would quietly fall back to the default)."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        field = serializers.IntegerField(min_value=1, max_value=self.max_page_size)
+        try:
+            return field.run_validation(raw)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError({self.page_size_query_param: error.detail}) \
+                from None
+
 
 def paginate(view: APIView, queryset) -> tuple[NewestFirstPagination, list]:
     paginator = NewestFirstPagination()
@@ -55,9 +67,14 @@ def uuid_path(name: str) -> OpenApiParameter:
     return OpenApiParameter(name, OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
+def query_data(request) -> dict[str, str]:
+    """Query parameters as a plain dict, so a blank value is validated, not taken as absent."""
+    return request.query_params.dict()
+
+
 CURSOR_PARAMETERS = [
     OpenApiParameter("cursor", OpenApiTypes.STR, OpenApiParameter.QUERY,
                      description="Opaque; follow `next` / `previous`."),
-    OpenApiParameter("page_size", OpenApiTypes.INT, OpenApiParameter.QUERY,
-                     description="1–100, default 20."),
+    OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 100},
+                     OpenApiParameter.QUERY, description="1–100, default 20."),
 ]

@@ -6,14 +6,27 @@ import re
 
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from common.exceptions import ApplicationError
+from common.fields import StrictCharField
 from common.schema import error_responses
-from jobs.apis.base import CURSOR_PARAMETERS, UserApi, page_serializer, paginate, uuid_path
+from jobs.apis.base import (
+    CURSOR_PARAMETERS,
+    UserApi,
+    page_serializer,
+    paginate,
+    query_data,
+    uuid_path,
+)
 from jobs.models import Job, JobStatus
 from jobs.selectors import (
     eta_seconds,
@@ -27,6 +40,7 @@ from jobs.selectors import (
     selfie_thumbnail_url,
 )
 from jobs.services.jobs import job_cancel, job_create, job_retry
+from jobs.styles import STYLES
 
 IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
@@ -34,6 +48,11 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
     description="1–255 printable ASCII characters, scoped to you and kept 24 h. The same key "
                 "and body returns the same job (202); another body gives 422; a retry while "
                 "the first request is still running gives 409.")
+
+
+@extend_schema_field({"type": "string", "enum": sorted(STYLES)})
+class StyleField(StrictCharField):
+    """A style slug, checked by job_create: a reused Idempotency-Key is answered (422) first."""
 
 
 class JobErrorSerializer(serializers.Serializer):
@@ -110,7 +129,7 @@ class JobCreateApi(UserApi):
 
     class InputSerializer(serializers.Serializer):
         selfie_id = serializers.UUIDField()
-        style = serializers.CharField(max_length=64, help_text="A slug from GET /styles/.")
+        style = StyleField(max_length=64, help_text="A slug from GET /styles/.")
 
     @extend_schema(
         operation_id="job_create", request=InputSerializer, parameters=[IDEMPOTENCY_PARAMETER],
@@ -149,10 +168,10 @@ class JobListApi(UserApi):
 
     @extend_schema(operation_id="job_list", parameters=[FilterSerializer, *CURSOR_PARAMETERS],
                    responses={200: page_serializer("JobPage", JobOutputSerializer),
-                              **error_responses(401, _400="Unknown status.",
+                              **error_responses(401, _400="Unknown status or invalid page_size.",
                                                 _404="Invalid cursor.")})
     def get(self, request):
-        filters = self.FilterSerializer(data=request.query_params)
+        filters = self.FilterSerializer(data=query_data(request))
         filters.is_valid(raise_exception=True)
         paginator, page = paginate(self, job_list_for_user(user=request.user,
                                                            **filters.validated_data))
@@ -189,7 +208,7 @@ class JobEventListApi(UserApi):
                    responses={200: OutputSerializer(many=True),
                               **error_responses(401, 404, _400="Invalid `after`.")})
     def get(self, request, job_id):
-        filters = self.FilterSerializer(data=request.query_params)
+        filters = self.FilterSerializer(data=query_data(request))
         filters.is_valid(raise_exception=True)
         job = job_get_for_user(user=request.user, job_id=job_id)
         events = job_events_after(job=job, after=filters.validated_data["after"])

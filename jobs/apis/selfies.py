@@ -45,6 +45,10 @@ class SelfieCreateApi(UserApi):
         upload_id = serializers.UUIDField(required=False)
 
         def validate(self, attrs):
+            # A multipart body may repeat `image`; DRF would silently keep only the last one.
+            getlist = getattr(self.initial_data, "getlist", None)
+            if getlist and len(getlist("image")) > 1:
+                raise serializers.ValidationError({"image": ["Send one image per request."]})
             if ("image" in attrs) == ("upload_id" in attrs):
                 raise serializers.ValidationError(
                     {"image": ["Send an image file (multipart) or an upload_id (JSON)."]})
@@ -73,7 +77,8 @@ class SelfieCreateApi(UserApi):
 class SelfieListApi(UserApi):
     @extend_schema(operation_id="selfie_list", parameters=CURSOR_PARAMETERS,
                    responses={200: page_serializer("SelfiePage", SelfieOutputSerializer),
-                              **error_responses(401, _404="Invalid cursor.")})
+                              **error_responses(401, _400="Invalid page_size.",
+                                                _404="Invalid cursor.")})
     def get(self, request):
         paginator, page = paginate(self, selfie_list_for_user(user=request.user))
         return paginator.get_paginated_response(SelfieOutputSerializer(page, many=True).data)

@@ -7,8 +7,10 @@ from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
+from common.fields import StrictIntegerField
 from common.schema import error_responses
 from jobs.apis.base import UserApi
+from jobs.services.images import ALLOWED_CONTENT_TYPES, MAX_BYTES
 from jobs.services.selfies import upload_create
 
 
@@ -16,9 +18,11 @@ class UploadCreateApi(UserApi):
     parser_classes = [JSONParser]
 
     class InputSerializer(serializers.Serializer):
-        content_type = serializers.CharField(
-            max_length=50, help_text="image/jpeg, image/png or image/webp.")
-        size = serializers.IntegerField(help_text="Bytes, at most 10 MB.")
+        content_type = serializers.ChoiceField(
+            choices=list(ALLOWED_CONTENT_TYPES), error_messages={
+                "invalid_choice": f"Choose one of: {', '.join(ALLOWED_CONTENT_TYPES)}."})
+        size = StrictIntegerField(min_value=1, max_value=MAX_BYTES,
+                                  help_text="Bytes, at most 10 MB.")
 
     class OutputSerializer(serializers.Serializer):
         upload_id = serializers.UUIDField(source="upload.id")

@@ -64,9 +64,15 @@ def _provider_gave_up(job: Job, event, common: dict) -> Transition | None:
         requeue(job, reason=f"provider_failed:{event.error_code or 'unknown'}",
                 attempt=job.attempts, avoid_provider=job.provider)
         return None
-    message = event.error_message or "The video could not be generated. Please try again."
+    from providers.exceptions import GENERIC_USER_MESSAGE
+
     if event.status == "canceled":
-        message = "The provider canceled this video. Please try again."
+        message = "The renderer stopped this video on its side. Retrying usually works."
+    elif event.error_message and event.error_message != GENERIC_USER_MESSAGE:
+        message = event.error_message  # the provider's reason, made readable by its backend
+    else:
+        message = (f"The renderer failed {job.attempts} times in a row while making your "
+                   "video. Retrying usually works; if not, try another photo.")
     return job_transition(status=JobStatus.FAILED, detail=_detail(event),
                           fields={"error_code": event.error_code or event.status,
                                   "error_message": message[:500]}, **common)

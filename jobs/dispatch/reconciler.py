@@ -33,21 +33,29 @@ logger = logging.getLogger(__name__)
 AT_PROVIDER = (JobStatus.SUBMITTED, JobStatus.WARMING, JobStatus.RENDERING)
 POLL_BACKOFF_CAP_SECONDS = 60.0
 POLL_ONLY_INTERVAL_SECONDS = 2.0
+POLL_ONLY_CAP_SECONDS = 10.0
 
 
 def poll_after_seconds(provider: str) -> float:
-    from providers.registry import get_config
+    """Silence after which a job is polled: POLL_AFTER when webhooks tell us everything, a few
+    seconds when they don't (none configured, or only the final result: progress comes by poll)."""
+    from providers.exceptions import ProviderNotConfigured
+    from providers.registry import get_backend
 
     try:
-        webhooks = get_config(provider)["WEBHOOKS"]
-    except Exception:
+        backend = get_backend(provider)
+    except ProviderNotConfigured:
         return settings.POLL_AFTER
-    return settings.POLL_AFTER if webhooks else POLL_ONLY_INTERVAL_SECONDS
+    if backend.config["WEBHOOKS"] and backend.supports_webhooks and \
+            backend.webhooks_report_progress:
+        return settings.POLL_AFTER
+    return POLL_ONLY_INTERVAL_SECONDS
 
 
 def next_poll_delay(*, provider: str, poll_count: int) -> float:
     base = poll_after_seconds(provider)
-    return min(POLL_BACKOFF_CAP_SECONDS, base * (1.5 ** min(poll_count, 10)))
+    cap = POLL_ONLY_CAP_SECONDS if base <= POLL_ONLY_INTERVAL_SECONDS else POLL_BACKOFF_CAP_SECONDS
+    return min(cap, base * (1.5 ** min(poll_count, 10)))
 
 
 def recover_lost_dispatches(now) -> int:

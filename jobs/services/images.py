@@ -81,7 +81,9 @@ def _check_header(image: Image.Image) -> None:
                       "pixels.")
     if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
         raise _refuse("The image is too long and narrow for a portrait. Crop it closer.")
-    if getattr(image, "is_animated", False):
+    # An MPO is a JPEG carrying extra pictures (phones' HDR gain maps, depth maps), not an
+    # animation: its first frame is the photo, and only that is decoded.
+    if getattr(image, "is_animated", False) and image.format != "MPO":
         raise _refuse("Animated images are not supported. Upload a still photo.")
 
 

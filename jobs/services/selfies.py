@@ -69,9 +69,8 @@ def selfie_create_from_upload(*, user, upload_id) -> Selfie:
     if upload is None:
         raise ApplicationError("No upload with this id. Ask for a new upload URL.",
                                extra={"upload_id": ["No upload with this id."]})
-    data = _read_upload(upload)
     try:
-        processed = image_process(data=data)
+        processed = image_process(data=_read_upload(upload))
     except ApplicationError:
         _upload_discard(upload)
         raise
@@ -123,8 +122,8 @@ def _read_upload(upload: Upload) -> bytes:
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
             raise ApplicationError(
-                "The file has not been uploaded yet. POST it to the upload URL first.",
-                extra={"upload_id": ["Nothing uploaded yet."]}) from None
+                "Nothing was uploaded for this upload_id. Ask for a new upload URL and POST "
+                "the file there first.", extra={"upload_id": ["Nothing uploaded."]}) from None
         raise
     body = response["Body"]
     try:  # the policy caps uploads at 10 MB; read one byte more so image_process can tell
@@ -158,4 +157,21 @@ def upload_purge_expired(*, now) -> int:
     expired = list(Upload.objects.filter(expires_at__lt=now)[:500])
     for upload in expired:
         _upload_discard(upload)
+    _purge_stale_upload_objects(before=now - UPLOAD_TTL)
     return len(expired)
+
+
+def _purge_stale_upload_objects(*, before) -> None:
+    """Delete raw uploads older than a slot's lifetime: no row can claim them any more.
+
+    A presigned POST stays usable until it expires, so a client may upload again after its
+    slot was claimed or refused; nothing else would ever delete that object.
+    """
+    try:
+        page = s3.client().list_objects_v2(Bucket=s3.bucket(), Prefix="uploads/", MaxKeys=1000)
+    except (BotoCoreError, ClientError):
+        logger.warning("could not list s3://%s/uploads/", s3.bucket(), exc_info=True)
+        return
+    for item in page.get("Contents", []):
+        if item["LastModified"] < before:
+            _delete_raw(item["Key"])

@@ -146,6 +146,8 @@ def event_message(job: Job, event: JobEvent) -> JobEventMessage:
         "progress": round(event.progress, 4),
         "at": event.at.isoformat(),
     }
+    if isinstance(event.detail, dict) and event.detail.get("reason"):
+        message["reason"] = str(event.detail["reason"])
     if event.status == JobStatus.FAILED:
         message["error"] = {"code": job.error_code, "message": job.error_message}
     if event.status == JobStatus.SUCCEEDED and job.output_key:

@@ -81,7 +81,8 @@ def test_email_setting_can_be_turned_off(api, user):
     assert response.json() == {"email_notifications": False}
     user.refresh_from_db()
     assert user.email_notifications is False
-    bad = api.patch("/api/v1/notifications/settings/", {}, format="json")
+    bad = api.patch("/api/v1/notifications/settings/", {"email_notifications": "maybe"},
+                    format="json")
     assert bad.status_code == 400 and "email_notifications" in bad.json()["extra"]
 
 
@@ -115,3 +116,42 @@ def test_schema_documents_the_notification_endpoints(api):
     paths = schema["paths"]
     assert "/api/v1/notifications/{notification_id}/read/" in paths
     assert "404" in paths["/api/v1/notifications/{notification_id}/read/"]["post"]["responses"]
+
+
+def test_unread_filter_must_be_a_boolean(api, user):
+    notify(user)
+    assert len(api.get("/api/v1/notifications/?unread=false").json()["results"]) == 1
+    assert "unread" in api.get("/api/v1/notifications/?unread=maybe").json()["extra"]
+    assert api.get("/api/v1/notifications/?unread=maybe").status_code == 400
+
+
+def test_settings_patch_is_partial(api, user):
+    """PATCH with no fields changes nothing (the schema marks every field optional)."""
+    response = api.patch("/api/v1/notifications/settings/", {}, format="json")
+    assert response.status_code == 200 and response.json() == {"email_notifications": True}
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("post", "/api/v1/push/subscribe/"), ("post", "/api/v1/push/unsubscribe/"),
+    ("patch", "/api/v1/notifications/settings/"), ("post", "/api/v1/auth/token/"),
+])
+def test_json_apis_refuse_forms_with_415(api, method, path):
+    """Forms cannot carry these bodies (nested keys, booleans): only JSON is documented."""
+    response = getattr(api, method)(path, {"endpoint": "https://push.example/1"},
+                                    format="multipart")
+    assert response.status_code == 415 and set(response.json()) == {"message", "extra"}
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/api/v1/notifications/settings/", {"email_notifications": 0}),
+    ("/api/v1/notifications/settings/", {"email_notifications": "false"}),
+    ("/api/v1/push/subscribe/", {"endpoint": "https://push.example/1",
+                                 "keys": {"p256dh": 1, "auth": 2}}),
+    ("/api/v1/auth/token/", {"email": 1, "password": ["x"]}),
+])
+def test_json_bodies_take_only_the_documented_types(api, path, body):
+    """DRF would coerce 0 to False and 1 to "1"; the schema says boolean and string."""
+    method = api.patch if path.endswith("settings/") else api.post
+    response = method(path, body, format="json")
+    assert response.status_code == 400 and set(response.json()) == {"message", "extra"}
+    assert not PushSubscription.objects.exists()

@@ -9,6 +9,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.sessions.backends.db import SessionStore
+from rest_framework.authtoken.models import Token
 
 from jobs.events import send_job_event
 from jobs.models import Job, JobEvent
@@ -257,4 +258,88 @@ def test_client_messages_are_ignored(user):
         await transition(job_id=job.id, status="dispatching", source="test")
         assert (await receive_until(comm, "job.event"))["seq"] == 2
         await comm.disconnect()
+    run(body)
+
+
+def test_drop_mid_render_and_resume_sees_every_seq_exactly_once(user, token):
+    """A token client reads from seq 1 (?after=0), drops mid-render, misses events while away,
+    resumes with ?after=<last seq> while more events are being committed: across both
+    connections every seq from 1 to the last arrives exactly once, in order."""
+    async def events_until(comm, stop) -> list[dict]:
+        got = []
+        while True:
+            message = await comm.receive_json_from(timeout=3)
+            if message["type"] == "job.event":
+                got.append(message)
+                if stop(message):
+                    return got
+
+    async def body():
+        job = await database_sync_to_async(make_job)(user)
+        for status in ("dispatching", "submitted", "warming"):
+            await transition(job_id=job.id, status=status, source="test")
+        first = WebsocketCommunicator(application, f"/ws/jobs/{job.id}/?token={token}&after=0")
+        assert (await first.connect())[0]
+        assert (await first.receive_json_from())["type"] == "snapshot"
+        await transition(job_id=job.id, status="rendering", progress=0.1, source="test")
+        seen = await events_until(first, lambda m: m["seq"] == 5)
+        await first.disconnect()  # the phone goes through a tunnel
+        for progress in (0.3, 0.5):
+            await transition(job_id=job.id, status="rendering", progress=progress, source="test")
+        second = WebsocketCommunicator(
+            application, f"/ws/jobs/{job.id}/?token={token}&after={seen[-1]['seq']}")
+        assert (await second.connect())[0]
+        snapshot = await second.receive_json_from()
+        assert snapshot["type"] == "snapshot" and snapshot["job"]["progress"] == 0.5
+        for progress in (0.8, 1.0):
+            await transition(job_id=job.id, status="rendering", progress=progress, source="test")
+        await transition(job_id=job.id, status="saving", source="test")
+        seen += await events_until(second, lambda m: m["status"] == "saving")
+        assert await second.receive_nothing(timeout=0.3)
+        await second.disconnect()
+        assert [m["seq"] for m in seen] == list(range(1, 11))
+        assert [m.get("replay", False) for m in seen[5:7]] == [True, True]  # missed while away
+    run(body)
+
+
+def test_a_token_for_another_user_is_refused_with_4403_and_a_bad_one_with_4401(user, other_user):
+    """Token auth (query or header) gets the same refusals as the session."""
+    async def body():
+        job = await database_sync_to_async(make_job)(user)
+        other = await database_sync_to_async(lambda: Token.objects.create(user=other_user).key)()
+        path = f"/ws/jobs/{job.id}/"
+        assert await closed_with(WebsocketCommunicator(application, f"{path}?token={other}")) == 4403
+        header = (b"authorization", f"Token {other}".encode())
+        assert await closed_with(WebsocketCommunicator(application, path, headers=[header])) == 4403
+        assert await closed_with(WebsocketCommunicator(application, f"{path}?token=x{other}")) == 4401
+    run(body)
+
+
+def test_a_warming_job_is_promised_a_cold_start_not_a_warm_render(user):
+    """While the model boots, the ETA includes the measured (or default) boot time; the warm
+    render median alone promised ~5 s for a 40 s cold start."""
+    from django.core.cache import cache
+
+    from notifications.selectors import DEFAULT_WARMUP_SECONDS
+
+    cache.delete("notifications:recent-warmup-seconds")  # no cold starts measured: the default
+    cookie = session_cookie(user)
+    async def body():
+        job = await database_sync_to_async(make_job)(user)
+        comm = communicator(f"/ws/jobs/{job.id}/", cookie)
+        assert (await comm.connect())[0]
+        await comm.receive_json_from()
+        for status in ("dispatching", "submitted", "warming"):
+            await transition(job_id=job.id, status=status, source="test")
+        warming = [await receive_until(comm, "job.event") for _ in range(3)][-1]
+        assert warming["status"] == "warming" and warming["eta_seconds"] >= DEFAULT_WARMUP_SECONDS
+        await comm.disconnect()
+        again = communicator(f"/ws/jobs/{job.id}/", cookie)
+        assert (await again.connect())[0]
+        snapshot = await again.receive_json_from()
+        assert snapshot["job"]["eta_seconds"] >= DEFAULT_WARMUP_SECONDS - 5
+        await transition(job_id=job.id, status="rendering", progress=0.5, source="test")
+        rendering = await receive_until(again, "job.event")
+        assert rendering["eta_seconds"] < warming["eta_seconds"]
+        await again.disconnect()
     run(body)

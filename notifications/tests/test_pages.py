@@ -74,3 +74,26 @@ def test_the_bell_shows_the_unread_count(browser, user):
     Notification.objects.create(user=user, kind="job_succeeded", title="Ready")
     html = browser.get("/app/").content.decode()
     assert "data-bell-count >1</span>" in html
+
+
+def test_download_saves_the_file_instead_of_leaving_for_the_bucket(browser, user, other_user):
+    """The video lives on another origin, where `<a download>` is ignored: the Download button
+    goes through a same-origin URL that redirects to a signed URL asking for an attachment."""
+    from urllib.parse import parse_qs, urlsplit
+
+    job = make_job(user)
+    assert browser.get(f"/app/jobs/{job.id}/download/").status_code == 404  # not ready yet
+    html = browser.get(f"/app/jobs/{job.id}/").content.decode()
+    assert f'href="/app/jobs/{job.id}/download/"' in html
+    for status in ("dispatching", "submitted", "rendering", "saving"):
+        job_transition(job_id=job.id, status=status, source="test")
+    job_transition(job_id=job.id, status="succeeded", source="test",
+                   fields={"output_key": f"videos/{job.id}.mp4"})
+    response = browser.get(f"/app/jobs/{job.id}/download/")
+    assert response.status_code == 302
+    query = parse_qs(urlsplit(response["Location"]).query)
+    assert query["response-content-disposition"] == [
+        f'attachment; filename="surge-cyberpunk-hero-{str(job.id)[:8]}.mp4"']
+    assert query["response-content-type"] == ["video/mp4"]
+    theirs = make_job(other_user)
+    assert browser.get(f"/app/jobs/{theirs.id}/download/").status_code == 404

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -50,7 +51,7 @@ class LiveApp:
                                                     if k != "BACKEND"}}])
         env.update(extra_env or {})
         self.env = env
-        self._start("web", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p",
+        self._start("web", [sys.executable, "-m", "project.web", "-b", "127.0.0.1", "-p",
                             str(self.port), "project.asgi:application"])
         if full:
             self._start("worker", [sys.executable, "manage.py", "qcluster"])
@@ -62,8 +63,10 @@ class LiveApp:
 
     def _start(self, name: str, argv: list[str]) -> None:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115
+        # A group of its own, so stop() can also reap what a process leaves behind (qcluster's
+        # sentinel and workers outlive a killed main process).
         self.processes[name] = subprocess.Popen(argv, cwd=BASE_DIR, env=self.env, stdout=log,
-                                                stderr=subprocess.STDOUT)
+                                                stderr=subprocess.STDOUT, start_new_session=True)
 
     def start_worker(self) -> None:
         """(Re)start the task worker, e.g. after a test killed it."""
@@ -72,7 +75,17 @@ class LiveApp:
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")[-6000:]
 
+    def kill_group(self, name: str) -> None:
+        """SIGKILL a process and everything it started, as a crashed machine would."""
+        try:
+            os.killpg(self.processes[name].pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.processes[name].wait()
+
     def stop(self) -> None:
+        # SIGTERM to each main process only: django-q2's qcluster hangs when its children
+        # get the signal too. Then reap whole groups, stragglers included.
         for process in self.processes.values():
             process.terminate()
         deadline = time.monotonic() + 10
@@ -80,6 +93,8 @@ class LiveApp:
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                process.kill()
+                pass
+        for name in self.processes:
+            self.kill_group(name)
         if self.provider:
             self.provider.stop()

@@ -74,3 +74,27 @@ def test_a_dying_child_stops_everything_loudly(launcher):
     os.kill(int(provider[0]), signal.SIGKILL)
     assert process.wait(timeout=30) != 0
     assert "exited unexpectedly" in open(log_path).read()
+
+
+def test_the_worker_stops_promptly_when_its_group_is_signalled():
+    """A supervisor's group SIGTERM used to leave django-q2's qcluster hanging forever."""
+    import psutil
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    wrapper = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from project.serve import run_qcluster; "
+                               "sys.exit(run_qcluster())"],
+        cwd=BASE_DIR, env=env, start_new_session=True, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while len(psutil.Process(wrapper.pid).children(recursive=True)) < 4:
+        assert time.monotonic() < deadline, "qcluster did not start"
+        time.sleep(0.2)
+    time.sleep(2)
+    tree = [psutil.Process(wrapper.pid), *psutil.Process(wrapper.pid).children(recursive=True)]
+    started = time.monotonic()
+    os.killpg(wrapper.pid, signal.SIGTERM)
+    wrapper.stdout.read()  # EOF once every process holding the log pipe is gone
+    assert time.monotonic() - started < 12
+    _, alive = psutil.wait_procs(tree, timeout=5)
+    assert not alive

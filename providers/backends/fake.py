@@ -126,6 +126,7 @@ class FakeBackend(ProviderBackend):
 
     supports_cancel = True
     supports_webhooks = True
+    webhooks_report_progress = True
     default_base_url = "http://fake.invalid"
     default_model = "fake/model"
     webhook_class = "providers.backends.fake.FakeWebhook"

@@ -41,6 +41,7 @@ class LocalBackend(ProviderBackend):
         self.model = self.backend.model
         self.supports_cancel = self.backend.supports_cancel
         self.supports_webhooks = self.backend.supports_webhooks
+        self.webhooks_report_progress = self.backend.webhooks_report_progress
 
     def submit(self, *, image_url: str, prompt: str, style: str, webhook_url: str | None,
                reference: str) -> Submission:

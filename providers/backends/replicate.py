@@ -82,6 +82,7 @@ class ReplicateBackend(ProviderBackend):
 
     supports_cancel = True
     supports_webhooks = True
+    webhooks_report_progress = True
     default_base_url = "https://api.replicate.com"
     webhook_class = "providers.webhooks.replicate.ReplicateWebhook"
 

@@ -19,6 +19,10 @@ function fail(text) { el("error").hidden = !text; el("error").textContent = text
 function choose(chosen) {
   if (!chosen) return;
   if (!chosen.type.startsWith("image/")) return fail("That file is not an image. Pick a photo of your face.");
+  if (/hei[cf]/i.test(chosen.type) || /\.hei[cf]$/i.test(chosen.name)) {
+    return fail("HEIC photos aren't supported yet. Export it as JPEG (or pick it from the photo library on your phone) and try again.");
+  }
+  if (chosen.size > 10 * 1024 * 1024) return fail("That photo is over 10 MB. Pick a smaller one.");
   file = chosen;
   selfieId = null;
   idempotencyKey = null;

@@ -8,7 +8,29 @@ const LABELS = { queued: "Queued", dispatching: "Starting", submitted: "Starting
 const announce = document.querySelector("[data-announce]");
 const seen = new Map();  // job id → last seq applied
 
-function update(jobId, status, progress, seq) {
+// A finished video previews in its tile: its frame at 1 s, playing while hovered or focused.
+function clip(tile, url) {
+  let video = tile.querySelector("[data-clip]");
+  if (!video && url) {
+    video = Object.assign(document.createElement("video"), { muted: true, loop: true, playsInline: true,
+                                                             preload: "metadata", src: `${url}#t=1` });
+    video.dataset.clip = "";
+    video.setAttribute("aria-hidden", "true");
+    tile.querySelector(".thumb").append(video);
+  }
+  return video;
+}
+
+function preview(event, play) {
+  const tile = event.target.closest?.("[data-job]");
+  if (!tile || tile.contains(event.relatedTarget)) return;  // moving within one tile
+  const video = tile.querySelector("[data-clip]");
+  if (!video) return;
+  if (play) video.play().catch(() => {});
+  else video.pause();
+}
+
+function update(jobId, status, progress, seq, videoUrl) {
   if (seq != null && seq <= (seen.get(jobId) ?? 0)) return;
   if (seq != null) seen.set(jobId, seq);
   const tile = document.querySelector(`[data-job="${CSS.escape(jobId)}"]`);
@@ -18,6 +40,7 @@ function update(jobId, status, progress, seq) {
   tile.dataset.status = status;
   badge.className = `badge badge-${status}`;
   badge.textContent = status === "rendering" && progress ? `Rendering ${Math.round(progress * 100)} %` : LABELS[status] ?? status;
+  if (status === "succeeded") clip(tile, videoUrl);
   if (before !== status && (status === "succeeded" || status === "failed")) {
     const title = tile.querySelector("strong").textContent;
     announce.textContent = `${title}: ${LABELS[status]}`;
@@ -25,6 +48,13 @@ function update(jobId, status, progress, seq) {
 }
 
 hideBrokenImages();
+const gallery = document.querySelector("[data-gallery]");
+if (gallery && !matchMedia("(prefers-reduced-motion: reduce)").matches) {
+  gallery.addEventListener("pointerover", (event) => preview(event, true));
+  gallery.addEventListener("pointerout", (event) => preview(event, false));
+  gallery.addEventListener("focusin", (event) => preview(event, true));
+  gallery.addEventListener("focusout", (event) => preview(event, false));
+}
 for (const badge of document.querySelectorAll("[data-job] [data-badge]")) {
   const tile = badge.closest("[data-job]");
   badge.textContent = LABELS[tile.dataset.status] ?? badge.textContent;
@@ -35,9 +65,9 @@ new LiveSocket({
   onMessage(message) {
     if (message.type === "snapshot") {
       seen.clear();
-      for (const job of message.jobs) update(job.job_id, job.status, job.progress, job.seq);
+      for (const job of message.jobs) update(job.job_id, job.status, job.progress, job.seq, job.video_url);
     } else if (message.type === "job.event") {
-      update(message.job_id, message.status, message.progress, message.seq);
+      update(message.job_id, message.status, message.progress, message.seq, message.video_url);
     }
     forwardToBell(message);
   },

@@ -244,3 +244,33 @@ def test_anonymous_is_401():
     from rest_framework.test import APIClient
 
     assert_error(APIClient().get(URL), 401)
+
+
+@pytest.mark.parametrize(("path", "params", "field"), [
+    (URL, {"status": ""}, "status"), (URL, {"page_size": "abc"}, "page_size"),
+    (URL, {"page_size": 0}, "page_size"), (URL, {"page_size": 101}, "page_size"),
+    ("/api/v1/selfies/", {"page_size": "null"}, "page_size"),
+], ids=["blank-status", "page-size-abc", "page-size-0", "page-size-101", "selfies-page-size"])
+def test_malformed_query_parameters_are_400(api, path, params, field):
+    """What the schema does not allow is refused, not silently replaced by a default."""
+    assert field in assert_error(api.get(path, params), 400)["extra"]
+
+
+@pytest.mark.parametrize("after", ["", "-1", "x"])
+def test_malformed_after_is_400(api, selfie, after):
+    job_id = submit(api, selfie).json()["id"]
+    assert "after" in assert_error(api.get(f"{URL}{job_id}/events/", {"after": after}),
+                                   400)["extra"]
+
+
+def test_style_and_upload_choices_are_enums_in_the_schema(api):
+    """Clients (and fuzzers) learn the valid values from the schema, not by trial and error."""
+    schemas = api.get("/api/schema/", HTTP_ACCEPT="application/json").json()["components"][
+        "schemas"]
+    create = schemas["JobCreateApiInputRequest"]["properties"]
+    assert create["style"]["allOf"] == [{"$ref": "#/components/schemas/StyleEnum"}]
+    assert schemas["StyleEnum"]["enum"] == ["cyberpunk-hero"]
+    upload = schemas["UploadCreateApiInputRequest"]["properties"]
+    assert upload["content_type"] == {"$ref": "#/components/schemas/ContentTypeEnum"}
+    assert schemas["ContentTypeEnum"]["enum"] == ["image/jpeg", "image/png", "image/webp"]
+    assert (upload["size"]["minimum"], upload["size"]["maximum"]) == (1, 10 * 1024 * 1024)

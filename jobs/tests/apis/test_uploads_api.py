@@ -74,3 +74,8 @@ def test_another_users_upload_id_is_400(api, other_api):
 
 def test_form_encoded_is_415(api):
     assert_error(api.post("/api/v1/uploads/", {"size": 1}), 415)
+
+
+@pytest.mark.parametrize("size", ["1000", 1000.0, True])
+def test_size_must_be_a_json_integer(api, size):
+    assert "size" in assert_error(presign(api, size=size), 400)["extra"]

@@ -135,3 +135,18 @@ def test_a_job_stranded_at_a_provider_that_went_down_fails_over(
     assert job.provider == "fallback"
     reasons = [d.get("reason") for d in job.events.values_list("detail", flat=True)]
     assert "provider_down" in reasons
+
+
+def test_a_job_the_renderer_keeps_failing_says_so_after_three_tries(
+        engine, provider, make_user, make_jobs):
+    provider.control(failure_rate=1.0)
+    [job] = make_jobs(make_user())
+    drive(all_finished([job]), timeout=60)
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.attempts == 3
+    assert "failed 3 times in a row" in job.error_message
+    from jobs.services.transitions import event_message
+
+    requeued = job.events.filter(detail__reason__startswith="provider_failed").first()
+    assert event_message(job, requeued)["reason"].startswith("provider_failed")

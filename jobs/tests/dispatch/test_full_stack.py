@@ -82,7 +82,7 @@ def test_every_job_ends_exactly_once_through_chaos(chaos_app, own_redis, make_us
         (8, "provider outage", lambda: chaos_app.provider.control(outage="503")),
         (12, "provider back", lambda: chaos_app.provider.control(outage="off")),
         (15, "restart Redis", lambda: _restart_redis(services, redis_port)),
-        (18, "SIGKILL the whole worker", lambda: chaos_app.processes["worker"].kill()),
+        (18, "SIGKILL the whole worker", lambda: chaos_app.kill_group("worker")),
         (19, "start a new worker", chaos_app.start_worker),
     ])
     started = time.monotonic()

@@ -111,3 +111,18 @@ def test_webhooks_need_no_csrf_token(replicate_settings, submitted_job):
     response = Client(enforce_csrf_checks=True).post(
         "/webhooks/primary/", body, content_type="application/json", **headers)
     assert response.status_code == 200
+
+
+def test_a_signed_payload_with_nul_characters_is_stored_not_a_500(client, replicate_settings,
+                                                                  submitted_job):
+    """PostgreSQL refuses NUL in text and jsonb; the inbox must still take the event."""
+    body, headers = signed({**prediction("pred123"), "logs": "bad\u0000log 40%|####| 20/50",
+                            "note": "a literal \\u0000 stays"},
+                           msg_id="msg_\u0000nul")
+    response = client.post("/webhooks/primary/", body, content_type="application/json",
+                           **headers)
+    assert response.status_code == 200
+    inbox = WebhookInbox.objects.get()
+    assert "\x00" not in inbox.event_id
+    assert "\x00" not in json.dumps(inbox.payload, ensure_ascii=False)
+    assert inbox.payload["note"] == "a literal \\u0000 stays"

@@ -14,6 +14,7 @@ from jobs.tests.images import (
     animated,
     image_bytes,
     jpeg_with_gps,
+    mpo,
     open_image,
     png_header_only,
 )
@@ -118,3 +119,11 @@ def test_too_small_is_refused():
 
 def test_panorama_is_refused():
     assert "narrow" in refused(image_bytes("JPEG", size=(2100, 500)))
+
+
+def test_multi_picture_jpeg_is_its_first_picture():
+    """Phones save HDR gain maps and depth maps as extra MPO pictures: not an animation."""
+    result = image_process(data=mpo(size=(400, 300)))
+    stored = open_image(result.image)
+    assert stored.format == "JPEG" and (result.width, result.height) == (400, 300)
+    assert stored.getpixel((10, 10))[1] > 100  # teal, the first picture, not the grey map

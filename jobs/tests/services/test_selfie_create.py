@@ -5,15 +5,18 @@ from __future__ import annotations
 import httpx
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from common.exceptions import ApplicationError
 from jobs.models import Job, JobStatus, Selfie, Upload
 from jobs.services.images import MAX_BYTES
 from jobs.services.selfies import (
+    UPLOAD_TTL,
     selfie_create_from_upload,
     selfie_create_from_upload_file,
     selfie_delete,
     upload_create,
+    upload_purge_expired,
 )
 from jobs.tests.conftest import s3_keys, s3_read
 from jobs.tests.images import SAMPLE_SELFIE, image_bytes, jpeg_with_gps, open_image
@@ -99,11 +102,23 @@ def test_a_rejected_direct_upload_is_deleted_everywhere(user):
     assert s3_keys(f"selfies/{user.pk}/") == before and not Selfie.objects.exists()
 
 
-def test_claiming_before_uploading_keeps_the_slot(user):
+def test_claiming_before_uploading_discards_the_slot(user):
+    """A refused claim leaves no row behind, even when nothing was uploaded."""
     ticket = upload_create(user=user, content_type="image/jpeg", size=100)
-    with pytest.raises(ApplicationError, match="not been uploaded"):
+    with pytest.raises(ApplicationError, match="Nothing was uploaded"):
         selfie_create_from_upload(user=user, upload_id=ticket.upload.id)
-    assert Upload.objects.filter(pk=ticket.upload.id).exists()
+    assert not Upload.objects.exists()
+
+
+def test_purge_deletes_upload_objects_older_than_a_slot(user):
+    """An object a client POSTed after its slot was claimed or refused has no row: swept."""
+    ticket = upload_create(user=user, content_type="image/jpeg", size=100)
+    Upload.objects.all().delete()
+    assert post_to_s3(ticket, SAMPLE_SELFIE).status_code < 300
+    upload_purge_expired(now=timezone.now())
+    assert s3_keys(ticket.upload.key) == {ticket.upload.key}  # still young: may be claimed
+    upload_purge_expired(now=timezone.now() + UPLOAD_TTL * 2)
+    assert s3_keys(ticket.upload.key) == set()
 
 
 def test_another_users_upload_is_unknown(user, other_user):
