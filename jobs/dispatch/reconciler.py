@@ -117,8 +117,6 @@ def fail_over_stranded_jobs(now) -> int:
 
 def keep_warm(now) -> None:
     """Ping providers idle longer than KEEP_WARM_IDLE while demand is expected."""
-    from providers.registry import get_backend
-
     recent_demand = Job.objects.filter(
         Q(status=JobStatus.QUEUED) | Q(created_at__gte=now - timedelta(minutes=15))).exists()
     if not recent_demand:

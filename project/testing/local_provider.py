@@ -21,7 +21,9 @@ from project.embedded import (
 class LocalProviderProcess:
     """One local provider on a free loopback port, with its knobs and counters at hand."""
 
-    def __init__(self, *, time_scale: float = 0.02, seed: int = 1, extra_args=()):
+    def __init__(self, *, time_scale: float = 0.02, seed: int = 1, extra_args=(),
+                 api_key: str = DEV_PROVIDER_API_KEY,
+                 webhook_secret: str = DEV_PROVIDER_WEBHOOK_SECRET):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.state_dir = Path(tempfile.mkdtemp(prefix="surge-local-provider-"))
@@ -29,8 +31,8 @@ class LocalProviderProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "local_provider", "--port", str(self.port),
              "--time-scale", str(time_scale), "--seed", str(seed), "--state-dir",
-             str(self.state_dir), "--api-key", DEV_PROVIDER_API_KEY, "--webhook-secret",
-             DEV_PROVIDER_WEBHOOK_SECRET, *extra_args],
+             str(self.state_dir), "--api-key", api_key, "--webhook-secret", webhook_secret,
+             *extra_args],
             cwd=BASE_DIR, stdout=self.log, stderr=subprocess.STDOUT)
         self._wait_ready()
 
@@ -51,6 +53,23 @@ class LocalProviderProcess:
         response = httpx.post(f"{self.url}/_control", json=knobs, timeout=5)
         response.raise_for_status()
         return response.json()
+
+    def state(self) -> dict:
+        """Everything GET /_control returns: knobs, counters, models, jobs."""
+        response = httpx.get(f"{self.url}/_control", timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    def wait_idle(self, timeout: float = 15) -> None:
+        """Until nothing is in flight or queued (a test's leftovers must not meet the next)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            counters = self.counters()
+            if counters["in_flight"] == 0 and counters["queued"] == 0:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"local provider still busy: {counters}")
+            time.sleep(0.05)
 
     def counters(self) -> dict:
         response = httpx.get(f"{self.url}/_control", timeout=5)

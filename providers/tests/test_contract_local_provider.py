@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +13,8 @@ from providers.events import ProviderEvent
 from providers.exceptions import PermanentError, RateLimited, TransientError
 from providers.webhooks import parse_webhook
 from providers.tests.conftest import SECRET
-from providers.tests.support import Reply, ScriptedServer, free_port
+from providers.tests.support import Reply, ScriptedServer
+from project.testing.local_provider import LocalProviderProcess
 
 REPO = Path(__file__).resolve().parents[2]
 SELFIE = REPO / "static" / "samples" / "selfie-astronaut.jpg"
@@ -28,61 +27,10 @@ SUBMIT = {"prompt": "a hero walks through neon rain", "style": "cinematic", "ref
 pytestmark = pytest.mark.timeout(120)
 
 
-class LocalProvider:
-    """`python -m local_provider` as a subprocess, plus a client for its /_control knobs."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.url = f"http://127.0.0.1:{free_port()}"
-        self.log_path = state_dir / "provider.log"
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "local_provider", "--port", self.url.rsplit(":", 1)[1],
-             "--state-dir", str(state_dir), "--time-scale", "0.01", "--mode", "fast",
-             "--seed", "1", "--api-key", API_KEY, "--webhook-secret", SECRET],
-            cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT)
-        self.http = httpx.Client(base_url=self.url, timeout=10)
-        deadline = time.monotonic() + 30
-        while not self._healthy():
-            if time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError(f"local provider did not start: {self.log_path.read_text()}")
-            time.sleep(0.05)
-
-    def _healthy(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"local provider exited: {self.log_path.read_text()}")
-        try:
-            return self.http.get("/_health").status_code == 200
-        except httpx.TransportError:
-            return False
-
-    def control(self, **knobs) -> dict:
-        response = self.http.post("/_control", json=knobs)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def wait_idle(self, timeout: float = 15) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            counters = self.http.get("/_control").json()["counters"]
-            if counters["in_flight"] == 0 and counters["queued"] == 0:
-                return
-            assert time.monotonic() < deadline, counters
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.http.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
-
-
 @pytest.fixture(scope="module")
-def provider(tmp_path_factory):
-    running = LocalProvider(tmp_path_factory.mktemp("local_provider"))
+def provider():
+    running = LocalProviderProcess(time_scale=0.01, extra_args=("--mode", "fast"),
+                                   api_key=API_KEY, webhook_secret=SECRET)
     yield running
     running.stop()
 
@@ -265,5 +213,5 @@ def test_expired_output(provider, media, name):
 def test_warm_up_boots_the_model(provider, name):
     provider.control(unload_models=True, boot_seconds=0.5)
     registry.get_backend(name).warm_up()
-    models = provider.http.get("/_control").json()["models"]
+    models = provider.state()["models"]
     assert models[dialect_of(name)] in ("booting", "warm")
