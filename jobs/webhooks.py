@@ -9,7 +9,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from common.api import json_error
-from jobs.dispatch.provider_events import job_apply_provider_event
+from jobs.dispatch.provider_events import job_apply_provider_event, storable_event
 from jobs.models import WebhookInbox
 
 logger = logging.getLogger(__name__)
@@ -52,13 +52,12 @@ def provider_webhook(request, provider: str):
         return json_error(503, "Cannot verify webhooks right now; retry later.")
 
     applied = 0
-    for event in events:
+    for event in map(storable_event, events):
         try:
             with transaction.atomic():
                 inbox = WebhookInbox.objects.create(
-                    provider=provider, event_id=_storable(event.event_id)[:255],
-                    provider_job_id=_storable(event.provider_job_id)[:200],
-                    payload=_storable_json(event.raw))
+                    provider=provider, event_id=event.event_id[:255],
+                    provider_job_id=event.provider_job_id[:200], payload=event.raw)
         except IntegrityError:
             continue  # a duplicate delivery: already applied
         transition = job_apply_provider_event(event=event, source="webhook")
@@ -67,18 +66,3 @@ def provider_webhook(request, provider: str):
         applied += transition is not None and transition.applied
     return JsonResponse({"received": len(events), "applied": applied})
 
-
-def _storable(text: str) -> str:
-    """PostgreSQL refuses NUL in text: a signed but odd payload must not become a 500 (and a
-    provider retrying it forever)."""
-    return text.replace("\x00", "")
-
-
-def _storable_json(data):
-    if isinstance(data, str):
-        return _storable(data)
-    if isinstance(data, dict):
-        return {_storable(str(key)): _storable_json(value) for key, value in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [_storable_json(value) for value in data]
-    return data

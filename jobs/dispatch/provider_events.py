@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from django.db import transaction
 from django.utils import timezone
 
+from common.text import without_nul
 from jobs.models import Job, JobStatus
 from jobs.services.transitions import Transition, job_transition
 
@@ -21,6 +23,14 @@ _STATUS_MAP = {
 }
 
 
+def storable_event(event):
+    """The event with NUL characters removed from its text: PostgreSQL refuses them."""
+    text = {name: without_nul(getattr(event, name)) for name in (
+        "provider_job_id", "event_id", "output_url", "error_code", "error_message", "detail",
+        "raw")}
+    return dataclasses.replace(event, **text)
+
+
 def job_apply_provider_event(*, event, source: str) -> Transition | None:
     """Move the job the event is about; stale, late and duplicate events change nothing.
 
@@ -28,6 +38,7 @@ def job_apply_provider_event(*, event, source: str) -> Transition | None:
     then does the job succeed. A failure the provider calls temporary puts the job back in
     line (up to MAX_PROVIDER_ATTEMPTS submissions); a permanent one fails it.
     """
+    event = storable_event(event)
     job = (Job.objects.filter(provider=event.provider, provider_job_id=event.provider_job_id)
            .only("id", "attempts", "provider", "provider_job_id", "status").first())
     if job is None:
