@@ -39,7 +39,7 @@ def chaos_app(own_redis, transactional_db, settings):
     app = LiveApp(full=True, time_scale=0.05, max_concurrency=LIMIT, extra_env={
         "REDIS_URL": redis_url, "RECONCILE_INTERVAL": "1", "POLL_AFTER": "2",
         "BREAKER_COOLDOWN_SECONDS": "1", "KEEP_WARM_IDLE": "3600"})
-    app.provider.control(mode="fast", render_seconds=1.0, boot_seconds=0, max_concurrency=LIMIT,
+    app.provider.control(mode="fast", render_seconds=1.5, boot_seconds=0, max_concurrency=LIMIT,
                          webhook_drop=0.3, webhook_duplicate=0.3, webhook_reorder=0.5,
                          reset_counters=True)
     yield app
