@@ -1,0 +1,42 @@
+"""On call during a spike: the admin shows each provider's limit, slots and circuit, and edits
+the limit live."""
+
+import pytest
+
+from jobs.dispatch.limits import provider_limits
+from jobs.models import BreakerState, ProviderState
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def two_providers(settings):
+    base = {"BACKEND": "providers.backends.local.LocalBackend", "BASE_URL": "http://127.0.0.1:9"}
+    settings.PROVIDERS = {"main": {**base, "MAX_CONCURRENCY": 5, "PRIORITY": 10},
+                          "spare": {**base, "MAX_CONCURRENCY": 3, "PRIORITY": 20}}
+
+
+def test_every_configured_provider_is_listed_with_its_live_state(admin_client, two_providers):
+    page = admin_client.get("/admin/jobs/providerstate/")
+    assert page.status_code == 200
+    assert set(ProviderState.objects.values_list("name", flat=True)) == {"main", "spare"}
+    assert b"Slots in use" in page.content
+
+
+def test_raising_a_limit_applies_at_once(admin_client, two_providers):
+    assert provider_limits()["main"] == 5
+    state = ProviderState.objects.create(name="main")
+    response = admin_client.post(f"/admin/jobs/providerstate/{state.pk}/change/",
+                                 {"enabled": "on", "max_concurrency": "12",
+                                  "paused_until_0": "", "paused_until_1": ""})
+    assert response.status_code == 302, response.content[:2000]
+    assert provider_limits()["main"] == 12
+
+
+def test_close_circuit_action(admin_client, two_providers):
+    state = ProviderState.objects.create(name="main", breaker_state=BreakerState.OPEN,
+                                         consecutive_failures=7)
+    admin_client.post("/admin/jobs/providerstate/", {"action": "close_circuit",
+                                                     "_selected_action": [state.pk]})
+    state.refresh_from_db()
+    assert state.breaker_state == BreakerState.CLOSED and state.consecutive_failures == 0
