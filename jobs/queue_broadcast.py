@@ -10,7 +10,6 @@ of dispatches. Consumers forward a job's position only when it changed.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from typing import TypedDict
 
@@ -24,7 +23,12 @@ from django.utils import timezone
 from jobs.dispatch import redis as dispatch_redis
 from jobs.events import user_group
 from jobs.models import Job, JobEvent, JobStatus
-from jobs.selectors import queued_jobs_in_dispatch_order, recent_render_seconds, total_provider_slots
+from jobs.selectors import (
+    queued_eta_seconds,
+    queued_jobs_in_dispatch_order,
+    recent_render_seconds,
+    total_provider_slots,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +117,7 @@ def queue_positions_by_user() -> dict[int, list[QueuedJobPosition]]:
     by_user: dict[int, list[QueuedJobPosition]] = {}
     rows = queued_jobs_in_dispatch_order().values_list("id", "user_id")
     for position, (job_id, user_id) in enumerate(rows.iterator(chunk_size=2000)):
-        # Same estimate as selectors.eta_seconds, without two queries per job.
-        eta = int(math.ceil((math.floor(position / slots) + 1) * render))
+        eta = queued_eta_seconds(position=position, slots=slots, render=render)
         by_user.setdefault(user_id, []).append(
             {"job_id": str(job_id), "queue_position": position, "eta_seconds": eta})
     return by_user

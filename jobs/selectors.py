@@ -12,6 +12,7 @@ from django.core.files.storage import default_storage
 from django.db.models import Case, F, Q, QuerySet, When, Window
 from django.db.models.functions import RowNumber
 from django.http import Http404
+from django.utils import timezone
 
 from jobs.models import (ACTIVE_STATUSES, BreakerState, Job, JobEvent, JobStatus, ProviderState,
                          Selfie)
@@ -113,17 +114,20 @@ def recent_render_seconds() -> float:
     return value
 
 
+def queued_eta_seconds(*, position: int, slots: int, render: float) -> int:
+    """A waiting job starts in the wave its position falls in, then renders."""
+    return int(math.ceil((math.floor(position / slots) + 1) * render))
+
+
 def eta_seconds(*, job: Job, position: int | None) -> int | None:
     """Seconds until the video should be ready, from measured render times and free slots."""
     if job.is_terminal:
         return None
     render = recent_render_seconds()
     if job.status == JobStatus.QUEUED:
-        waves = math.floor((position or 0) / total_provider_slots()) + 1
-        return int(math.ceil(waves * render))
+        return queued_eta_seconds(position=position or 0, slots=total_provider_slots(),
+                                  render=render)
     started = job.dispatched_at or job.created_at
-    from django.utils import timezone
-
     elapsed = (timezone.now() - started).total_seconds()
     remaining = render * (1 - job.progress) if job.progress else render - elapsed
     return max(1, int(math.ceil(remaining)))

@@ -24,14 +24,20 @@ def test_a_429_storm_is_absorbed_and_never_fails_a_job(engine, provider, make_us
     assert bounced.exists()
 
 
-def test_outage_fails_over_then_the_circuit_closes_again(
-        engine, provider, fallback_process, make_user, make_jobs):
+@pytest.fixture
+def with_fallback(engine, provider, fallback_process):
+    """Two providers: "primary" (preferred) and a healthy "fallback"."""
     fallback_process.control(max_concurrency=10, outage="off", mode="fast",
                              render_seconds=0.05, boot_seconds=0, reset_counters=True)
     engine.PROVIDERS = {
         "primary": provider.provider_config(webhooks=False, priority=10, read_timeout=1),
         "fallback": fallback_process.provider_config(webhooks=False, priority=20),
     }
+    return fallback_process
+
+
+def test_outage_fails_over_then_the_circuit_closes_again(
+        engine, provider, with_fallback, make_user, make_jobs):
     provider.control(outage="503")
     jobs = make_jobs(make_user(), count=6)
     drive(all_finished(jobs), timeout=60)
@@ -116,13 +122,7 @@ def test_expired_output_fails_with_a_clear_reason(engine, provider, make_user, m
 
 
 def test_a_job_stranded_at_a_provider_that_went_down_fails_over(
-        engine, provider, fallback_process, make_user, make_jobs):
-    fallback_process.control(max_concurrency=10, outage="off", mode="fast",
-                             render_seconds=0.05, boot_seconds=0, reset_counters=True)
-    engine.PROVIDERS = {
-        "primary": provider.provider_config(webhooks=False, priority=10, read_timeout=1),
-        "fallback": fallback_process.provider_config(webhooks=False, priority=20),
-    }
+        engine, provider, with_fallback, make_user, make_jobs):
     engine.STRANDED_AFTER = 0.5
     engine.BREAKER_COOLDOWN_SECONDS = 3600
     provider.control(render_seconds=60)
