@@ -8,9 +8,11 @@ from django.conf import settings
 @pytest.fixture(autouse=True)
 def _clean_redis_keys():
     """Delete this run's keys (never anyone else's) so throttles and slots don't leak."""
+    from common.memo import forget_all
     from jobs.dispatch.limits import forget_cached_limits
 
     forget_cached_limits()
+    forget_all()
     yield
     from jobs.queue_broadcast import wait_for_trailing_broadcasts
 

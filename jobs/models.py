@@ -92,8 +92,8 @@ class Job(models.Model):
     last_seq = models.PositiveIntegerField(default=0)
 
     # Dispatch bookkeeping: the database, not the task broker, is the source of truth.
-    queue_priority = models.SmallIntegerField(
-        default=0, help_text="Higher goes first; a job bounced by a provider's 429 is raised.")
+    line_key = models.BigIntegerField(
+        default=0, help_text="Place in the waiting line (jobs/line.py): round, then arrival.")
     not_before = models.DateTimeField(null=True, blank=True,
                                       help_text="Do not dispatch or poll before this time.")
     lease_until = models.DateTimeField(null=True, blank=True,
@@ -118,6 +118,8 @@ class Job(models.Model):
             models.Index(fields=["user", "-created_at"], name="job_user_recent"),
             models.Index(fields=["status", "created_at"], name="job_status_created"),
             models.Index(fields=["provider", "status"], name="job_provider_status"),
+            models.Index(fields=["status", "line_key"], name="job_status_line"),
+            models.Index(fields=["user", "status"], name="job_user_status"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(progress__gte=0) & Q(progress__lte=1),
@@ -207,12 +209,18 @@ class WebhookInbox(models.Model):
     event_id = models.CharField(max_length=255)
     provider_job_id = models.CharField(max_length=200, db_index=True)
     payload = models.JSONField(default=dict)
-    result = models.CharField(max_length=16, blank=True)
+    event = models.JSONField(default=dict, help_text="The verified event, normalized.")
+    result = models.CharField(
+        max_length=16, blank=True,
+        help_text="applied / ignored; 'unknown' until the job's submission is recorded (it is "
+                  "applied then).")
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["provider", "event_id"],
                                                name="webhook_inbox_unique_event")]
+        indexes = [models.Index(fields=["provider", "provider_job_id", "result"],
+                                name="webhook_inbox_waiting")]
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.event_id}"

@@ -2,9 +2,11 @@
 
 Sending each queued job its new position on every dispatch costs O(queue) messages per
 dispatch and O(queue²) per drain. Instead, whenever a job enters or leaves the line, one
-coalesced pass computes every position with a single query and sends one `queue.positions`
-message to each user group that has queued jobs: O(users) messages per pass, whatever the rate
-of dispatches. Consumers forward a job's position only when it changed.
+coalesced pass reads the line from its index (jobs/line.py: no window over active jobs) and
+publishes one `queue.positions` message to each user group that has queued jobs, all in one
+Redis round trip: O(users) messages per pass and at most ~2 passes a second, whatever the rate
+of dispatches. Consumers forward a job's position only when it changed; each message carries
+`changed_at`, the time of the earliest change it reflects, so clients can see how fresh it is.
 """
 
 from __future__ import annotations
@@ -13,15 +15,12 @@ import logging
 import threading
 from typing import TypedDict
 
-from asgiref.sync import async_to_sync
-from channels.exceptions import ChannelFull
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
 from jobs.dispatch import redis as dispatch_redis
-from jobs.events import user_group
+from jobs.events import publish, user_group
 from jobs.models import Job, JobEvent, JobStatus
 from jobs.selectors import (
     queued_eta_seconds,
@@ -48,6 +47,7 @@ class QueuePositionsMessage(TypedDict):
     user_id: int
     jobs: list[QueuedJobPosition]
     at: str
+    changed_at: str  # the earliest line change this pass reflects
 
 
 def on_job_event(*, job: Job, event: JobEvent) -> None:
@@ -61,6 +61,7 @@ def request_queue_broadcast() -> None:
     interval_ms = max(1, int(settings.QUEUE_BROADCAST_INTERVAL * 1000))
     try:
         client = dispatch_redis.client()
+        client.set(_key("changed"), timezone.now().isoformat(), nx=True)
         if client.set(_key("lock"), "1", nx=True, px=interval_ms):
             # On a thread of its own: the caller (a request, the dispatcher) must not wait for
             # a pass over the whole line.
@@ -124,25 +125,17 @@ def queue_positions_by_user() -> dict[int, list[QueuedJobPosition]]:
 
 
 def broadcast_queue_positions() -> int:
-    """Send one `queue.positions` message per user with queued jobs; returns how many."""
-    layer = get_channel_layer()
-    if layer is None:
-        return 0
-    by_user = queue_positions_by_user()
+    """Publish one `queue.positions` message per user with queued jobs; returns how many."""
+    pipe = dispatch_redis.client().pipeline()
+    pipe.get(_key("changed"))
+    pipe.delete(_key("changed"))
+    changed, _ = pipe.execute()
     at = timezone.now().isoformat()
-    messages = [QueuePositionsMessage(type="queue.positions", user_id=user_id, jobs=jobs, at=at)
-                for user_id, jobs in by_user.items()]
-    async_to_sync(_send_all)(layer, messages)
-    return len(messages)
-
-
-async def _send_all(layer, messages: list[QueuePositionsMessage]) -> None:
-    for message in messages:
-        try:
-            await layer.group_send(user_group(message["user_id"]), message)
-        except ChannelFull:
-            logger.warning("channel layer full: dropped queue positions for user %s",
-                           message["user_id"])
+    by_user = queue_positions_by_user()
+    publish([(user_group(user_id), QueuePositionsMessage(
+        type="queue.positions", user_id=user_id, jobs=jobs, at=at,
+        changed_at=changed.decode() if changed else at)) for user_id, jobs in by_user.items()])
+    return len(by_user)
 
 
 def _key(name: str) -> str:

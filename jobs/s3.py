@@ -1,12 +1,24 @@
-"""The boto3 S3 client for presigned uploads and raw object access, built from settings."""
+"""S3 access for this process: one shared boto3 client, and signed URLs that are reused.
+
+Building a boto3 client loads and parses botocore's JSON service models (tens of
+milliseconds of CPU). django-storages keeps one per thread, which under load means one per
+request; here one client serves every thread of the process (boto3 clients are thread-safe).
+Signing a URL costs an HMAC chain per call, and pages and polls ask for the same few URLs
+again and again, so a signed URL is handed out again until half of its lifetime has passed.
+"""
 
 from __future__ import annotations
 
 import functools
+import threading
+import time
+from collections import OrderedDict
 
 from django.conf import settings
 
-from project.storage_setup import s3_client
+from common.s3 import s3_client
+
+SIGNED_URL_CACHE_SIZE = 20_000
 
 
 @functools.lru_cache(maxsize=4)
@@ -16,10 +28,40 @@ def _client(endpoint_url: str, access_key: str, secret_key: str, region: str):
 
 
 def client():
-    """A shared client (boto3 clients are thread-safe; creating one costs ~50 ms)."""
+    """The process's client for these settings."""
     return _client(settings.S3_ENDPOINT_URL, settings.AWS_ACCESS_KEY_ID,
                    settings.AWS_SECRET_ACCESS_KEY, settings.S3_REGION)
 
 
 def bucket() -> str:
     return settings.S3_BUCKET
+
+
+_signed: OrderedDict[tuple, tuple[str, float]] = OrderedDict()
+_signed_lock = threading.Lock()
+
+
+def signed_url(key: str, *, seconds: int | None = None, content_type: str | None = None,
+               disposition: str | None = None) -> str:
+    """A presigned GET URL of `key`, valid for at least half of `seconds` (SIGNED_URL_SECONDS);
+    S3 answers with `content_type` and `disposition` (Content-Disposition) when given."""
+    seconds = seconds or settings.SIGNED_URL_SECONDS
+    cache_key = (settings.S3_ENDPOINT_URL, settings.S3_BUCKET, key, seconds, content_type,
+                 disposition)
+    now = time.monotonic()
+    with _signed_lock:
+        cached = _signed.get(cache_key)
+        if cached is not None and cached[1] > now:
+            _signed.move_to_end(cache_key)
+            return cached[0]
+    params = {"Bucket": settings.S3_BUCKET, "Key": key}
+    if content_type:
+        params["ResponseContentType"] = content_type
+    if disposition:
+        params["ResponseContentDisposition"] = disposition
+    url = client().generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
+    with _signed_lock:
+        _signed[cache_key] = (url, now + seconds / 2)
+        while len(_signed) > SIGNED_URL_CACHE_SIZE:
+            _signed.popitem(last=False)
+    return url

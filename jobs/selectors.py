@@ -8,14 +8,22 @@ from statistics import median
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
-from django.db.models import Case, F, Q, QuerySet, When, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, Max, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from jobs.models import (ACTIVE_STATUSES, BreakerState, Job, JobEvent, JobStatus, ProviderState,
-                         Selfie)
+from common.memo import memoize_for
+from jobs.line import ROUND_SHIFT, round_of
+from jobs.models import (
+    ACTIVE_STATUSES,
+    BreakerState,
+    Job,
+    JobEvent,
+    JobStatus,
+    ProviderState,
+    Selfie,
+)
+from jobs.s3 import signed_url
 from jobs.stages import PROVIDERS_BUSY, STAGE_TEXT
 
 DEFAULT_RENDER_SECONDS = 60.0
@@ -56,40 +64,40 @@ def active_job_count(*, user) -> int:
     return Job.objects.filter(user=user, status__in=ACTIVE_STATUSES).count()
 
 
+def user_line_summary(*, user) -> tuple[int, int]:
+    """(unfinished jobs, the round of the user's latest one): one indexed query for a submit."""
+    summary = Job.objects.filter(user=user, status__in=ACTIVE_STATUSES).aggregate(
+        count=Count("id"), last_key=Max("line_key"))
+    return summary["count"], round_of(summary["last_key"])
+
+
+def line_serving_round() -> int | None:
+    """The first round still waiting (the head's 429-bounced jobs aside), or None."""
+    key = (Job.objects.filter(status=JobStatus.QUEUED, line_key__gte=1 << ROUND_SHIFT)
+           .order_by("line_key").values_list("line_key", flat=True).first())
+    return round_of(key) if key is not None else None
+
+
 def queued_jobs_in_dispatch_order(*, ready_at=None) -> QuerySet[Job]:
-    """Queued jobs in the order the engine dispatches them: fair share across users.
+    """Queued jobs in the order the engine dispatches them: by line key (jobs/line.py).
 
-    A job's rank is how many of its owner's unfinished jobs (queued or already at a provider)
-    are older: everyone's 1st job goes before anyone's 2nd (round-robin), oldest first within a
-    round, so a user with 500 jobs never starves another's single one. A job bounced by a
-    provider's 429 (queue_priority > 0) goes back to the head. With `ready_at`, jobs still in
-    a retry back-off (not_before later than it) are left out but keep counting for rank.
+    With `ready_at`, jobs still in a retry back-off (not_before later than it) are left out.
     """
-    ready = Q(status=JobStatus.QUEUED)
+    jobs = Job.objects.filter(status=JobStatus.QUEUED)
     if ready_at is not None:
-        ready &= Q(not_before__isnull=True) | Q(not_before__lte=ready_at)
-    user_rank = Window(RowNumber(), partition_by=[F("user_id")],
-                       order_by=[F("created_at").asc(), F("id").asc()])
-    return (Job.objects.filter(status__in=ACTIVE_STATUSES)
-            .annotate(user_rank=user_rank)
-            # Filtering on an expression that holds the window runs after it (QUALIFY).
-            .annotate(queued_rank=Case(When(ready, then=F("user_rank")), default=None))
-            .filter(queued_rank__isnull=False)
-            .order_by("-queue_priority", "queued_rank", "created_at", "id"))
+        jobs = jobs.filter(Q(not_before__isnull=True) | Q(not_before__lte=ready_at))
+    return jobs.order_by("line_key", "id")
 
 
-def queue_positions(*, job_ids: list) -> dict:
-    """{job id: jobs ahead of it (0 = next)} for the given queued jobs."""
-    wanted = {str(job_id) for job_id in job_ids}
-    if not wanted:
-        return {}
-    positions = {}
-    for index, job_id in enumerate(queued_jobs_in_dispatch_order().values_list("id", flat=True)):
-        if str(job_id) in wanted:
-            positions[str(job_id)] = index
-            if len(positions) == len(wanted):
-                break
-    return positions
+def queue_positions(*, jobs: list[Job]) -> dict:
+    """{job id: jobs ahead of it (0 = next)} for the given jobs that are queued.
+
+    One indexed count per job, whatever the length of the line.
+    """
+    return {str(job.id): Job.objects.filter(
+        Q(line_key__lt=job.line_key) | Q(line_key=job.line_key, id__lt=job.id),
+        status=JobStatus.QUEUED).count()
+        for job in jobs if job.status == JobStatus.QUEUED}
 
 
 def total_provider_slots() -> int:
@@ -98,6 +106,7 @@ def total_provider_slots() -> int:
     return max(1, sum(provider_limits().values()))
 
 
+@memoize_for(5.0)
 def recent_render_seconds() -> float:
     """Median wall time of recent successful renders (dispatch → done); cached briefly."""
     cached = cache.get("jobs:recent-render-seconds")
@@ -137,15 +146,13 @@ def job_video_url(job: Job) -> str | None:
     """A short-lived signed URL of the finished video, only once the job has succeeded."""
     if job.status != JobStatus.SUCCEEDED or not job.output_key:
         return None
-    return default_storage.url(job.output_key,
-                               parameters={"ResponseContentType": "video/mp4"},
-                               expire=settings.SIGNED_URL_SECONDS)
+    return signed_url(job.output_key, content_type="video/mp4")
 
 
 def selfie_thumbnail_url(selfie: Selfie | None) -> str | None:
     if selfie is None or not selfie.thumbnail:
         return None
-    return default_storage.url(selfie.thumbnail.name, expire=settings.SIGNED_URL_SECONDS)
+    return signed_url(selfie.thumbnail.name)
 
 
 SLOT_HOLDING_STATUSES = (JobStatus.DISPATCHING, JobStatus.SUBMITTED, JobStatus.WARMING,
@@ -158,6 +165,7 @@ def jobs_holding_slots(*, provider: str) -> QuerySet:
             .values_list("id", flat=True))
 
 
+@memoize_for(1.0)
 def providers_all_unavailable() -> bool:
     """True when no configured provider can take a job now: each is disabled, paused or open."""
     from django.utils import timezone

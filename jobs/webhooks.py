@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from django.db import IntegrityError, transaction
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from common.api import json_error
-from jobs.dispatch.provider_events import job_apply_provider_event, storable_event
-from jobs.models import WebhookInbox
+from jobs.dispatch.provider_events import webhook_receive
 
 logger = logging.getLogger(__name__)
 MAX_WEBHOOK_BYTES = 1024 * 1024
@@ -52,17 +50,7 @@ def provider_webhook(request, provider: str):
         return json_error(503, "Cannot verify webhooks right now; retry later.")
 
     applied = 0
-    for event in map(storable_event, events):
-        try:
-            with transaction.atomic():
-                inbox = WebhookInbox.objects.create(
-                    provider=provider, event_id=event.event_id[:255],
-                    provider_job_id=event.provider_job_id[:200], payload=event.raw)
-        except IntegrityError:
-            continue  # a duplicate delivery: already applied
-        transition = job_apply_provider_event(event=event, source="webhook")
-        result = "unknown" if transition is None else transition.result.value
-        WebhookInbox.objects.filter(pk=inbox.pk).update(result=result)
+    for event in events:
+        _, transition = webhook_receive(provider=provider, event=event)
         applied += transition is not None and transition.applied
     return JsonResponse({"received": len(events), "applied": applied})
-

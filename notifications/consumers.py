@@ -86,7 +86,8 @@ class JobStreamConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "queue.position", "job_id": job_id,
                                   "seq": self.last_seq.get(job_id),
                                   "queue_position": entry["queue_position"],
-                                  "eta_seconds": entry["eta_seconds"]})
+                                  "eta_seconds": entry["eta_seconds"],
+                                  "changed_at": message.get("changed_at")})
 
     async def notification_created(self, message):
         await self.send_json({"type": "notification.created",

@@ -71,8 +71,7 @@ def job_state(job: Job, *, position: int | None = None) -> dict:
 def job_snapshot(*, user, job_id) -> dict:
     """One job's state for its owner; Http404 for anyone else or no such job."""
     job = job_get_for_user(user=user, job_id=job_id)
-    position = (queue_positions(job_ids=[job.id]).get(str(job.id))
-                if job.status == JobStatus.QUEUED else None)
+    position = queue_positions(jobs=[job]).get(str(job.id))
     return job_state(job, position=position)
 
 
@@ -81,8 +80,7 @@ def jobs_snapshot(*, user) -> list[dict]:
     jobs = Job.objects.filter(user=user).select_related("selfie").order_by("-created_at", "-id")
     active = list(jobs.filter(status__in=ACTIVE_STATUSES))
     recent = list(jobs.filter(status__in=TERMINAL_STATUSES)[:RECENT_JOBS])
-    positions = queue_positions(job_ids=[job.id for job in active
-                                         if job.status == JobStatus.QUEUED])
+    positions = queue_positions(jobs=active)
     merged = sorted(active + recent, key=lambda job: job.created_at, reverse=True)
     return [job_state(job, position=positions.get(str(job.id))) for job in merged]
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from asgiref.sync import async_to_sync
-from channels.exceptions import ChannelFull
-from channels.layers import get_channel_layer
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.tasks import enqueue
-from jobs.events import user_group
+from jobs.events import publish, user_group
 from jobs.models import Job, JobEvent, JobStatus
 from notifications.models import Notification, NotificationKind, PushSubscription
 from notifications.selectors import notification_payload, notification_unread_count
@@ -66,13 +63,8 @@ def _run_task(path: str, *args) -> None:
 
 
 def _publish(user_id: int, message: dict) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
     try:
-        async_to_sync(layer.group_send)(user_group(user_id), message)
-    except ChannelFull:
-        logger.warning("channel layer full: dropped %s for user %s", message["type"], user_id)
+        publish([(user_group(user_id), message)])
     except Exception:  # the bell catches up on the next page load or socket snapshot
         logger.warning("could not publish %s for user %s", message["type"], user_id,
                        exc_info=True)

@@ -6,14 +6,19 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
-from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from jobs.models import JobStatus
-from jobs.selectors import job_get_for_user, job_list_for_user, job_video_url, selfie_thumbnail_url
+from jobs.s3 import signed_url
+from jobs.selectors import (
+    job_get_for_user,
+    job_list_for_user,
+    job_video_url,
+    selfie_thumbnail_url,
+)
 from jobs.styles import STYLES
 from notifications import selectors, services
 
@@ -46,10 +51,8 @@ def job_download(request, job_id):
     if job.status != JobStatus.SUCCEEDED or not job.output_key:
         raise Http404("This video is not ready.")
     filename = f"surge-{job.style}-{str(job.id)[:8]}.mp4"
-    return redirect(default_storage.url(job.output_key, parameters={
-        "ResponseContentType": "video/mp4",
-        "ResponseContentDisposition": f'attachment; filename="{filename}"',
-    }, expire=settings.SIGNED_URL_SECONDS))
+    return redirect(signed_url(job.output_key, content_type="video/mp4",
+                               disposition=f'attachment; filename="{filename}"'))
 
 
 @login_required

@@ -1,20 +1,26 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels."""
+"""ASGI entry point: HTTP through Django's WSGI handler on a bounded thread pool, WebSockets
+through Channels, both on one event loop (see common/wsgi_threads.py for why not Django's
+ASGI handler)."""
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 # Django must be set up before anything imports models (consumers, routing).
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 
+from common.wsgi_threads import ThreadPoolWsgi  # noqa: E402
 from notifications.middleware import OriginGuard, TokenAuthMiddlewareStack  # noqa: E402
 from project.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter({
-    "http": django_asgi_app,
+    "http": ThreadPoolWsgi(WSGIHandler(), threads=settings.WEB_THREADS,
+                           max_body_bytes=settings.MAX_REQUEST_BODY_BYTES),
     # Session (same-origin browsers) or DRF token (mobile apps); see notifications/middleware.py.
     "websocket": OriginGuard(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
 })

@@ -132,7 +132,7 @@ def wait_for_tcp(port: int, *, timeout: float = 30.0, host: str = "127.0.0.1") -
 def wait_for_s3_bucket(*, endpoint_url: str, bucket: str, access_key: str, secret_key: str,
                        timeout: float = 60.0) -> None:
     """Wait until the S3 server answers, creating the bucket if it is missing."""
-    from project.storage_setup import ensure_bucket
+    from common.s3 import ensure_bucket
 
     deadline = time.monotonic() + timeout
     while True:

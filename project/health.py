@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import redis
@@ -11,7 +12,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from project.storage_setup import s3_client
+from common.s3 import s3_client
 
 logger = logging.getLogger(__name__)
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -38,11 +39,17 @@ def _check_redis() -> None:
         client.close()
 
 
+@functools.lru_cache(maxsize=4)
+def _probe_client(endpoint_url: str, access_key: str, secret_key: str, region: str):
+    """One per process: load balancers probe often, and a boto3 client is costly to build."""
+    return s3_client(endpoint_url=endpoint_url, access_key=access_key, secret_key=secret_key,
+                     region=region, timeout=PROBE_TIMEOUT_SECONDS)
+
+
 def _check_s3() -> None:
-    client = s3_client(endpoint_url=settings.S3_ENDPOINT_URL, access_key=settings.AWS_ACCESS_KEY_ID,
-                       secret_key=settings.AWS_SECRET_ACCESS_KEY, region=settings.S3_REGION,
-                       timeout=PROBE_TIMEOUT_SECONDS)
-    client.head_bucket(Bucket=settings.S3_BUCKET)
+    _probe_client(settings.S3_ENDPOINT_URL, settings.AWS_ACCESS_KEY_ID,
+                  settings.AWS_SECRET_ACCESS_KEY, settings.S3_REGION).head_bucket(
+        Bucket=settings.S3_BUCKET)
 
 
 CHECKS = {"database": _check_database, "redis": _check_redis, "s3": _check_s3}

@@ -42,16 +42,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("role", choices=["web", "worker", "dispatcher"])
     parser.add_argument("--bind", default=os.environ.get("BIND", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=None, help="web: the port (else PORT).")
     args = parser.parse_args()
     started = time.monotonic()
     wait_for_dependencies()
     print(f"{args.role}: dependencies ready in {time.monotonic() - started:.1f}s", flush=True)
     if args.role == "web":
-        port = os.environ.get("PORT", "8000")
-        # Generous WebSocket timeouts: browsers keep sockets open for a whole render.
-        os.execvp(sys.executable, [sys.executable, "-m", "project.web", "-b", args.bind,
-                                   "-p", port, "--proxy-headers", "--websocket_timeout",
-                                   "86400", "project.asgi:application"])
+        port = str(args.port or os.environ.get("PORT", "8000"))
+        os.execvp(sys.executable, [sys.executable, "-m", "project.web", "--bind", args.bind,
+                                   "--port", port])
     if args.role == "worker":
         sys.exit(run_qcluster())
     os.execvp(sys.executable, [sys.executable, "manage.py", "dispatcher"])

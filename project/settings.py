@@ -58,7 +58,6 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{PORTS.w
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -90,6 +89,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "project.urls"
+# Threads per web process running Django for HTTP requests; each keeps one database connection.
+WEB_THREADS = env.int("WEB_THREADS", default=8)
 ASGI_APPLICATION = "project.asgi.application"
 WSGI_APPLICATION = None
 
@@ -112,8 +113,16 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'surge.sqlite3'}")}
 # django-q2 closes stale connections on every enqueue/dequeue; persistent ones keep it fast.
+# Web requests run on a fixed pool of threads (WEB_THREADS), so a kept connection is reused.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg's pool: a process holds at most DB_POOL_SIZE connections whatever its thread
+    # count, so many processes fit PostgreSQL's max_connections (100 by default).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them instead
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1, "max_size": env.int("DB_POOL_SIZE", default=10), "timeout": 30}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets the web and worker processes read while one of them writes.
@@ -141,12 +150,12 @@ CACHES = {
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # Pub/sub: a group is one Redis channel, so a message costs one PUBLISH however many
+        # sockets receive it, and each socket process fans it out to its own sockets. Nothing
+        # is stored: a socket that misses a message catches up from the job's timeline.
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
-            # The defaults drop messages under load: a 100-connection pool, a socket timeout equal
-            # to the layer's own 5 s blocking pop, and capacity=100 shared by a whole process.
-            "hosts": [{"address": REDIS_URL, "max_connections": 10000, "socket_timeout": 30}],
-            "capacity": 100000,
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
             "prefix": f"{REDIS_PREFIX}:asgi",
         },
     }
@@ -172,6 +181,8 @@ S3_REGION = env.str("S3_REGION", default="us-east-1")
 AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default=DEV_S3_ACCESS_KEY)
 AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default=DEV_S3_SECRET_KEY)
 SIGNED_URL_SECONDS = env.int("SIGNED_URL_SECONDS", default=900)
+# Largest request body the web server reads at all (a 10 MB selfie plus its multipart framing).
+MAX_REQUEST_BODY_BYTES = 11 * 1024 * 1024
 # Selfies are at most 10 MB: keep them in memory for Pillow rather than spooling to disk. The
 # APIs refuse larger bodies by Content-Length (413) before parsing; non-file fields stay small.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024 + 1
@@ -370,10 +381,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "filters": {"dropped_messages": {"()": "notifications.logging.DroppedMessagesAreWarnings"}},
     "loggers": {
         "django.server": {"level": "WARNING"},
-        # channels-redis reports messages dropped over capacity at INFO; we want them seen.
-        "channels_redis.core": {"level": "INFO", "filters": ["dropped_messages"]},
     },
 }

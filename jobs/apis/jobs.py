@@ -91,9 +91,8 @@ class JobAcceptedSerializer(serializers.Serializer):
 
 def job_bodies(request, jobs: list[Job]) -> list[dict]:
     """Everything a client sees of each job; queue positions are computed once for all."""
-    queued = [job.id for job in jobs if job.status == JobStatus.QUEUED]
-    positions = queue_positions(job_ids=queued)
-    busy = providers_all_unavailable() if queued else False
+    positions = queue_positions(jobs=jobs)
+    busy = providers_all_unavailable() if positions else False
     ws_scheme = "wss" if request.is_secure() else "ws"
     bodies = []
     for job in jobs:

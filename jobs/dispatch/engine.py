@@ -18,7 +18,9 @@ from django.utils import timezone
 from jobs.dispatch import breaker, slots
 from jobs.dispatch.limits import provider_limits
 from jobs.dispatch.wakeup import enqueue, request_dispatch, request_provider_cancel
+from jobs.line import HEAD_ROUND, line_key
 from jobs.models import Job, JobStatus, ProviderState
+from jobs.s3 import signed_url
 from jobs.selectors import queued_jobs_in_dispatch_order
 from jobs.services.transitions import job_transition
 from jobs.styles import style_get
@@ -75,7 +77,7 @@ def dispatch_pending(*, max_jobs: int = 100) -> int:
             job_id=job.id, status=JobStatus.DISPATCHING, source="dispatcher",
             expect={"status": JobStatus.QUEUED},
             fields={"provider": provider, "attempts": attempt, "lease_until": lease,
-                    "queue_priority": 0, "not_before": None})
+                    "not_before": None})
         if not transition.applied:  # canceled meanwhile, or another dispatcher took it
             slots.release(provider=provider, job_id=job.id)
             continue
@@ -141,8 +143,7 @@ def submit_job(*, job_id, attempt: int) -> None:
     style = style_get(job.style)
     try:
         submission = get_backend(provider).submit(
-            image_url=job.selfie.image.storage.url(job.selfie.image.name,
-                                                   expire=SELFIE_URL_SECONDS),
+            image_url=signed_url(job.selfie.image.name, seconds=SELFIE_URL_SECONDS),
             prompt=style.prompt if style else job.style, style=style.title if style else "",
             webhook_url=f"{settings.PUBLIC_BASE_URL}/webhooks/{provider}/",
             reference=str(job.id))
@@ -175,25 +176,34 @@ def submit_job(*, job_id, attempt: int) -> None:
         request_provider_cancel(job_id=job.id, provider=provider,
                                 provider_job_id=submission.provider_job_id)
         return
-    if submission.event is not None:
-        from jobs.dispatch.provider_events import job_apply_provider_event
+    from jobs.dispatch.provider_events import (
+        job_apply_provider_event,
+        job_apply_waiting_webhooks,
+    )
 
+    if submission.event is not None:
         job_apply_provider_event(event=submission.event, source="dispatcher")
+    # Webhooks that beat our commit (fast renders, slow commits) are applied now, not by a poll.
+    job_apply_waiting_webhooks(provider=provider, provider_job_id=submission.provider_job_id)
 
 
 def requeue(job: Job, *, reason: str, head: bool = False, delay: float | None = None,
             attempt: int | None = None, cancel_old: bool = False,
             avoid_provider: str = "") -> bool:
-    """Put a job back in line (not a failure), free its slot and wake the dispatcher."""
+    """Put a job back in line (not a failure), free its slot and wake the dispatcher.
+
+    It keeps its place in line (an early one: it was dispatched), or with `head` goes first.
+    """
     old_provider, old_provider_job_id = job.provider, job.provider_job_id
+    fields = {"provider": "", "provider_job_id": "", "lease_until": None,
+              "avoid_provider": avoid_provider,
+              "not_before": timezone.now() + timedelta(seconds=delay) if delay else None}
+    if head:
+        fields["line_key"] = line_key(round_=HEAD_ROUND, at=timezone.now())
     transition = job_transition(
         job_id=job.id, status=JobStatus.QUEUED, source="dispatcher", requeue=True,
         detail={"reason": reason},
-        expect={"attempts": attempt} if attempt is not None else None,
-        fields={"provider": "", "provider_job_id": "", "lease_until": None,
-                "avoid_provider": avoid_provider,
-                "queue_priority": 1 if head else 0,
-                "not_before": timezone.now() + timedelta(seconds=delay) if delay else None})
+        expect={"attempts": attempt} if attempt is not None else None, fields=fields)
     if old_provider:
         slots.release(provider=old_provider, job_id=job.id)
     if transition.applied and cancel_old and old_provider_job_id:

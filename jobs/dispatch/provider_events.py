@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.text import without_nul
-from jobs.models import Job, JobStatus
+from jobs.models import Job, JobStatus, WebhookInbox
 from jobs.services.transitions import Transition, job_transition
+from providers.events import ProviderEvent
 
 logger = logging.getLogger(__name__)
 MAX_PROVIDER_ATTEMPTS = 3
@@ -65,6 +66,64 @@ def job_apply_provider_event(*, event, source: str) -> Transition | None:
 
         transaction.on_commit(lambda: request_mirror(job_id=job.id))
     return transition
+
+
+# A verified webhook for a provider job id we don't know (yet): its submission may still be
+# committing. The submit path applies these as soon as the id is recorded.
+WAITING = "unknown"
+
+
+def webhook_receive(*, provider: str, event) -> tuple[bool, Transition | None]:
+    """Record a verified webhook in the inbox and apply it; returns (new, transition).
+
+    A duplicate delivery (same provider event id) is not new and changes nothing. An event
+    that arrives before its job's submission is recorded waits in the inbox; the submit path
+    then applies it (job_apply_waiting_webhooks). Both sides write first and read second, and
+    claim a row with a conditional update, so each event is applied exactly once.
+    """
+    event = storable_event(event)
+    try:
+        with transaction.atomic():
+            inbox = WebhookInbox.objects.create(
+                provider=provider, event_id=event.event_id[:255],
+                provider_job_id=event.provider_job_id[:200], payload=event.raw,
+                event=_event_fields(event), result=WAITING)
+    except IntegrityError:
+        return False, None
+    known = Job.objects.filter(provider=event.provider,
+                               provider_job_id=event.provider_job_id).exists()
+    if not known:
+        logger.info("%s event for unknown job %s kept until its submission is recorded",
+                    provider, event.provider_job_id)
+        return True, None
+    return True, _apply_claimed(inbox.pk, event, source="webhook")
+
+
+def job_apply_waiting_webhooks(*, provider: str, provider_job_id: str) -> int:
+    """Apply the webhooks that arrived before this submission was recorded; returns how many."""
+    waiting = (WebhookInbox.objects.filter(provider=provider, provider_job_id=provider_job_id,
+                                           result=WAITING)
+               .order_by("received_at", "pk").values_list("pk", "event"))
+    applied = 0
+    for pk, fields in waiting:
+        event = ProviderEvent(**fields)
+        applied += _apply_claimed(pk, event, source="webhook") is not None
+    return applied
+
+
+def _apply_claimed(inbox_pk, event, *, source: str) -> Transition | None:
+    if not WebhookInbox.objects.filter(pk=inbox_pk, result=WAITING).update(result="applying"):
+        return None  # the other side took it
+    transition = job_apply_provider_event(event=event, source=source)
+    result = "ignored" if transition is None else transition.result.value
+    WebhookInbox.objects.filter(pk=inbox_pk).update(result=result)
+    return transition
+
+
+def _event_fields(event) -> dict:
+    fields = dataclasses.asdict(event)
+    fields.pop("raw", None)
+    return fields
 
 
 def _provider_gave_up(job: Job, event, common: dict) -> Transition | None:

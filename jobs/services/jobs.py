@@ -12,8 +12,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.exceptions import ApplicationError
+from jobs.line import line_key, next_round
 from jobs.models import TERMINAL_STATUSES, IdempotencyKey, Job, JobStatus, Selfie
-from jobs.selectors import active_job_count, job_get_for_user
+from jobs.selectors import job_get_for_user, line_serving_round, user_line_summary
 from jobs.services.transitions import job_record_created, job_transition
 from jobs.stages import STAGE_TEXT
 from jobs.styles import STYLES, style_get
@@ -28,20 +29,30 @@ def _request_dispatch() -> None:
     request_dispatch()
 
 
-def _check_quota(user) -> None:
+def _check_quota(user) -> int:
+    """Refuse beyond the fair-use quota; returns the round of the user's latest unfinished job."""
     limit = settings.MAX_ACTIVE_JOBS_PER_USER
-    if active_job_count(user=user) >= limit:
+    active, last_round = user_line_summary(user=user)
+    if active >= limit:
         raise ApplicationError(
             f"You already have {limit} videos in progress. Wait for one to finish, then try again.",
             status_code=429, extra={"limit": limit},
             headers={"Retry-After": str(QUOTA_RETRY_AFTER_SECONDS)})
+    return last_round
 
 
-def _insert_job(*, user, selfie: Selfie, style: str, retry_of: Job | None = None) -> Job:
-    """Insert a queued job and its first event; wake the dispatcher once committed."""
+def job_enqueue(*, user, selfie: Selfie, style: str, users_last_round: int | None = None,
+                retry_of: Job | None = None) -> Job:
+    """Insert a queued job in its place in line, with its first event; wake the dispatcher
+    once committed. The reads happen before the write transaction, which stays two inserts."""
+    if users_last_round is None:
+        users_last_round = user_line_summary(user=user)[1]
+    round_ = next_round(users_last_round=users_last_round, serving_round=line_serving_round())
+    now = timezone.now()
     with transaction.atomic():
         job = Job.objects.create(user=user, selfie=selfie, style=style, retry_of=retry_of,
-                                 status=JobStatus.QUEUED, stage=STAGE_TEXT[JobStatus.QUEUED])
+                                 status=JobStatus.QUEUED, stage=STAGE_TEXT[JobStatus.QUEUED],
+                                 line_key=line_key(round_=round_, at=now), last_seq=1)
         job_record_created(job, source="api")
         transaction.on_commit(_request_dispatch)
     return job
@@ -68,8 +79,9 @@ def job_create(*, user, selfie_id, style: str, idempotency_key: str | None = Non
     """Queue a new job; returns (job, replayed). Replays honour the Idempotency-Key draft."""
     if not idempotency_key:
         selfie = _validated_inputs(user=user, selfie_id=selfie_id, style=style)
-        _check_quota(user)
-        return _insert_job(user=user, selfie=selfie, style=style), False
+        last_round = _check_quota(user)
+        return job_enqueue(user=user, selfie=selfie, style=style,
+                           users_last_round=last_round), False
 
     fingerprint = request_fingerprint({"selfie_id": str(selfie_id), "style": style})
     replay = _idempotent_replay(user=user, key=idempotency_key, fingerprint=fingerprint)
@@ -78,9 +90,9 @@ def job_create(*, user, selfie_id, style: str, idempotency_key: str | None = Non
     claim = _claim_key(user=user, key=idempotency_key, fingerprint=fingerprint)
     try:
         selfie = _validated_inputs(user=user, selfie_id=selfie_id, style=style)
-        _check_quota(user)
+        last_round = _check_quota(user)
         with transaction.atomic():
-            job = _insert_job(user=user, selfie=selfie, style=style)
+            job = job_enqueue(user=user, selfie=selfie, style=style, users_last_round=last_round)
             IdempotencyKey.objects.filter(pk=claim.pk).update(job=job)
     except BaseException:
         claim.delete()  # a refused request may be retried with the same key
@@ -151,5 +163,6 @@ def job_retry(*, user, job_id) -> Job:
     if job.selfie is None:
         raise ApplicationError("The selfie of this job was deleted; upload it again.",
                                status_code=409, extra={"selfie_id": ["Deleted."]})
-    _check_quota(user)
-    return _insert_job(user=user, selfie=job.selfie, style=job.style, retry_of=job)
+    last_round = _check_quota(user)
+    return job_enqueue(user=user, selfie=job.selfie, style=job.style,
+                       users_last_round=last_round, retry_of=job)

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 # Fields a transition may set besides status/stage/progress; anything else is a programming error.
 TRANSITION_FIELDS = frozenset({
     "provider", "provider_job_id", "attempts", "error_code", "error_message", "output_key",
-    "output_url", "queue_priority", "not_before", "lease_until", "last_provider_news_at",
+    "output_url", "line_key", "not_before", "lease_until", "last_provider_news_at",
     "poll_count", "cancel_requested", "avoid_provider",
 })
 
@@ -84,9 +84,8 @@ def job_transition(*, job_id, status: str, source: str, stage: str | None = None
 
 
 def job_record_created(job: Job, *, source: str) -> JobEvent:
-    """The first event of a new job (seq 1, queued); call inside the creating transaction."""
-    job.last_seq = 1
-    job.save(update_fields=["last_seq"])
+    """The first event of a new job (created with last_seq=1, queued); call inside the creating
+    transaction."""
     event = JobEvent.objects.create(job=job, seq=1, status=job.status, stage=job.stage,
                                     progress=job.progress, source=source)
     transaction.on_commit(lambda: _after_commit(job, event))

@@ -30,9 +30,11 @@ def test_all_unavailable_when_each_is_disabled_paused_or_open(two_providers):
     assert providers_all_unavailable() is True
     state.paused_until = timezone.now() - timedelta(seconds=1)
     state.save()
+    providers_all_unavailable.forget()  # it is remembered for a second
     assert providers_all_unavailable() is False
     state.breaker_state = BreakerState.OPEN
     state.save()
+    providers_all_unavailable.forget()
     assert providers_all_unavailable() is True
 
 

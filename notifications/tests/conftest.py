@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from accounts.models import User
-from jobs.models import Job, JobStatus, Selfie
-from jobs.services.transitions import job_record_created
-from jobs.stages import STAGE_TEXT
+from jobs.models import Job, Selfie
+from jobs.services.jobs import job_enqueue
 
 PASSWORD = "neon-Skyline-4821"
 
@@ -31,14 +29,10 @@ def token(user):
 
 def make_job(user, *, style: str = "cyberpunk-hero", width: int = 512, height: int = 640) -> Job:
     """A queued job with its first event, committed the way job_create commits it."""
-    with transaction.atomic():
-        selfie = Selfie.objects.create(user=user, image=f"selfies/{user.pk}.jpg",
-                                       thumbnail=f"selfies/{user.pk}-thumb.jpg", width=width,
-                                       height=height)
-        job = Job.objects.create(user=user, selfie=selfie, style=style,
-                                 status=JobStatus.QUEUED, stage=STAGE_TEXT[JobStatus.QUEUED])
-        job_record_created(job, source="test")
-    return job
+    selfie = Selfie.objects.create(user=user, image=f"selfies/{user.pk}.jpg",
+                                   thumbnail=f"selfies/{user.pk}-thumb.jpg", width=width,
+                                   height=height)
+    return job_enqueue(user=user, selfie=selfie, style=style)
 
 
 @pytest.fixture

@@ -35,18 +35,14 @@ def test_a_broadcast_costs_one_positions_query_and_one_message_per_user(user, ot
         make_job(user)
     make_job(other_user)
     queue_broadcast.queue_positions_by_user()  # warm the render-time cache
-    sent = []
-
-    async def group_send(group, message):
-        sent.append((group, len(message["jobs"])))
-
-    layer = mock.Mock(group_send=group_send)
-    with mock.patch.object(queue_broadcast, "get_channel_layer", return_value=layer), \
+    with mock.patch.object(queue_broadcast, "publish") as publish, \
             CaptureQueriesContext(connection) as queries:
         assert queue_broadcast.broadcast_queue_positions() == 2
     positions_queries = [q for q in queries.captured_queries if "jobs_job" in q["sql"]]
     assert len(positions_queries) == 1
-    assert sorted(sent) == sorted([(f"user.{user.pk}", 30), (f"user.{other_user.pk}", 1)])
+    [messages] = publish.call_args.args  # one round trip for every user
+    assert sorted((group, len(message["jobs"])) for group, message in messages) == sorted(
+        [(f"user.{user.pk}", 30), (f"user.{other_user.pk}", 1)])
 
 
 def test_a_burst_of_changes_broadcasts_on_the_leading_and_trailing_edge_only(user, settings):

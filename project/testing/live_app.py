@@ -51,8 +51,8 @@ class LiveApp:
                                                     if k != "BACKEND"}}])
         env.update(extra_env or {})
         self.env = env
-        self._start("web", [sys.executable, "-m", "project.web", "-b", "127.0.0.1", "-p",
-                            str(self.port), "project.asgi:application"])
+        self._start("web", [sys.executable, "-m", "project.web", "--bind", "127.0.0.1",
+                            "--port", str(self.port)])
         if full:
             self._start("worker", [sys.executable, "manage.py", "qcluster"])
             self._start("dispatcher", [sys.executable, "manage.py", "dispatcher"])

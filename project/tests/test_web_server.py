@@ -1,8 +1,9 @@
-"""Daphne as `make run` starts it (project.web): what reaches Django, and its own refusals."""
+"""The web server as `make run` starts it (project.web): what reaches Django, and its own refusals."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 
 import aiohttp
@@ -32,19 +33,21 @@ def raw_request(port: int, request: bytes) -> bytes:
 
 @pytest.mark.parametrize("body", [b"--b--\r\n", b"garbage", b"--b\r\nContent-Disposition: x\r\n"])
 def test_a_malformed_multipart_body_reaches_the_app(live_app, body):
-    """Twisted used to answer these with a bare 400 (no body, no content type) by itself."""
+    """The server hands bodies to Django unparsed: the app answers in its own error shape."""
     response = httpx.post(f"{live_app.url}/api/v1/selfies/", content=body, timeout=10,
                           headers={"Content-Type": "multipart/form-data; boundary=b"})
     assert response.status_code == 401, response.content
     assert set(response.json()) == {"message", "extra"}
 
 
-def test_daphnes_own_refusals_are_json(live_app):
-    reply = raw_request(live_app.port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                       b"X-Bad: a\x0bb\r\nConnection: close\r\n\r\n")
+def test_a_body_over_the_limit_is_refused_before_it_is_read(live_app):
+    """A declared 50 MB body is answered 413 at once, in the API's error shape."""
+    reply = raw_request(live_app.port, b"POST /api/v1/selfies/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                       b"Content-Type: image/jpeg\r\n"
+                                       b"Content-Length: 52428800\r\n\r\n" + b"x" * 1024)
     head, _, body = reply.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head
-    assert b'{"message": "Invalid header value", "extra": {}}' in body
+    assert head.startswith(b"HTTP/1.1 413") and b"application/json" in head
+    assert json.loads(body)["message"] == "The request body is too large."
 
 
 def test_an_unknown_websocket_path_is_refused_with_403(live_app):

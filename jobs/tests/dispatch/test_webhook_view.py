@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from jobs.dispatch.provider_events import job_apply_waiting_webhooks
 from jobs.models import Job, JobStatus, WebhookInbox
 from project.embedded import DEV_PROVIDER_WEBHOOK_SECRET
 
@@ -126,3 +127,22 @@ def test_a_signed_payload_with_nul_characters_is_stored_not_a_500(client, replic
     assert "\x00" not in inbox.event_id
     assert "\x00" not in json.dumps(inbox.payload, ensure_ascii=False)
     assert inbox.payload["note"] == "a literal \\u0000 stays"
+
+
+def test_a_webhook_that_beats_the_submission_is_applied_when_it_is_recorded(
+        client, replicate_settings, submitted_job):
+    """Fast renders can report before our "submitted" commit: no waiting for the poller."""
+    Job.objects.filter(pk=submitted_job.pk).update(status=JobStatus.DISPATCHING,
+                                                   provider_job_id="")
+    body, headers = signed(prediction("pred123"))
+    assert client.post("/webhooks/primary/", body, content_type="application/json",
+                       **headers).status_code == 200
+    assert WebhookInbox.objects.get().result == "unknown"
+    Job.objects.filter(pk=submitted_job.pk).update(status=JobStatus.SUBMITTED,
+                                                   provider_job_id="pred123")
+    assert job_apply_waiting_webhooks(provider="primary", provider_job_id="pred123") == 1
+    submitted_job.refresh_from_db()
+    assert submitted_job.status == JobStatus.RENDERING
+    assert WebhookInbox.objects.get().result == "applied"
+    # Applied once: the submit path running again finds nothing waiting.
+    assert job_apply_waiting_webhooks(provider="primary", provider_job_id="pred123") == 0

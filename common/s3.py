@@ -1,4 +1,4 @@
-"""Creates the media bucket on first start, on SeaweedFS and AWS S3 alike."""
+"""S3 clients from explicit settings, and creating the media bucket on first start (SeaweedFS or AWS)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,129 @@
+"""Serves Django's WSGI handler from an ASGI server on a fixed pool of long-lived threads.
+
+Django's own ASGI handler runs each request's sync code on a thread made for that request, so
+every thread-local cache (the database connection CONN_MAX_AGE keeps, the S3 client) is built
+per request and thrown away, and nothing bounds the number of threads under a spike. Here a
+request waits for one of `threads` workers instead: connections live as long as their thread,
+and the event loop that also carries the WebSockets never competes with hundreds of threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from concurrent.futures import ThreadPoolExecutor
+from tempfile import SpooledTemporaryFile
+
+from asgiref.wsgi import WsgiToAsgiInstance
+
+BODY_IN_MEMORY_BYTES = 1024 * 1024
+
+
+class ThreadPoolWsgi:
+    """An ASGI `http` application that runs `wsgi_application` on a bounded thread pool."""
+
+    def __init__(self, wsgi_application, *, threads: int, max_body_bytes: int):
+        self.wsgi_application = wsgi_application
+        self.max_body_bytes = max_body_bytes
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="http")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            raise ValueError(f"ThreadPoolWsgi serves HTTP only, not {scope['type']!r}")
+        with SpooledTemporaryFile(max_size=BODY_IN_MEMORY_BYTES) as body:
+            # The body is read before a thread is taken; refuse what no view accepts up front.
+            if _declared_length(scope) > self.max_body_bytes:
+                await self._too_large(send)
+                return
+            received = 0
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return  # the client left before sending its body: nothing to answer
+                chunk = message.get("body", b"")
+                received += len(chunk)
+                if received > self.max_body_bytes:
+                    await self._too_large(send)
+                    return
+                body.write(chunk)
+                if not message.get("more_body"):
+                    break
+            body.seek(0)
+            loop = asyncio.get_running_loop()
+            request = _Request(self.wsgi_application, scope, send, loop)
+            whole = await loop.run_in_executor(self.executor, request.run, body)
+        if whole is not None:  # sent from here: the thread is free again without waiting
+            start, payload = whole
+            await send(start)
+            await send({"type": "http.response.body", "body": payload})
+
+    async def _too_large(self, send) -> None:
+        payload = json.dumps({"message": "The request body is too large.",
+                              "extra": {"max_bytes": self.max_body_bytes}}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(payload)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": payload})
+
+
+def _declared_length(scope) -> int:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
+
+
+class _Request(WsgiToAsgiInstance):
+    """One request on a pool thread; `send` is handed back to the event loop."""
+
+    def __init__(self, wsgi_application, scope, send, loop):
+        super().__init__(wsgi_application)
+        self.scope = scope
+        self.loop = loop
+        self.async_send = send
+
+    def sync_send(self, message) -> None:
+        asyncio.run_coroutine_threadsafe(self.async_send(message), self.loop).result()
+
+    def run(self, body) -> tuple[dict, bytes] | None:
+        """The whole response for the event loop to send, or None once streamed from here."""
+        try:
+            environ = self.build_environ(self.scope, body)
+        except ValueError:  # too many duplicate headers
+            self.start_response("400 Bad Request", [("Content-Type", "text/plain")])
+            return self.response_start, b"Bad Request: too many duplicate headers"
+        result = self.wsgi_application(environ, self.start_response)
+        try:
+            if isinstance(result, (list, tuple)) or not getattr(result, "streaming", True):
+                payload = b"".join(result)  # the usual small response, in one piece
+                if self.response_content_length is not None:
+                    payload = payload[:self.response_content_length]
+                return self.response_start, payload
+            self._send_streamed(result)
+            return None
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()  # Django's request_finished: recycles the thread's DB connection
+
+    def _send_streamed(self, result) -> None:
+        sent = 0
+        for chunk in result:
+            if not self.response_started:
+                self.response_started = True
+                self.sync_send(self.response_start)
+            if self.response_content_length is not None:
+                chunk = chunk[:self.response_content_length - sent]
+            if chunk:
+                self.sync_send({"type": "http.response.body", "body": chunk, "more_body": True})
+                sent += len(chunk)
+            if sent == self.response_content_length:
+                break
+        if not self.response_started:
+            self.response_started = True
+            self.sync_send(self.response_start)
+        self.sync_send({"type": "http.response.body"})
