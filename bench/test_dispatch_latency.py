@@ -1,4 +1,4 @@
-"""Slot free → next submission, on the real processes (daphne, qcluster, dispatcher, provider).
+"""Slot free → next submission, on the real processes (web, qcluster, dispatcher, provider).
 
 Target (issue "dispatch engine"): p99 ≤ 100 ms on an idle box. Prints p50/p95/p99 and the ratio
 of p99 to the target; fails when the target is missed.

@@ -1,7 +1,7 @@
 """`make run`: migrate, then start and supervise every process of Surge with prefixed logs.
 
 Processes (honcho, Procfile-style): embedded Redis and S3 (unless REDIS_URL / S3_ENDPOINT_URL
-point elsewhere), the web server (daphne: HTTP + WebSocket), the task worker (qcluster) and the
+point elsewhere), the web server (uvicorn: HTTP + WebSocket), the task worker (qcluster) and the
 local provider (unless PROVIDERS_JSON configures real providers). Ctrl-C or SIGTERM stops them
 all; a process that dies stops the rest, loudly.
 """

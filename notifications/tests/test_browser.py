@@ -1,4 +1,4 @@
-"""The job page in Chromium against a live daphne: stages appear live as the job moves."""
+"""The job page in Chromium against a live web server: stages appear live as the job moves."""
 
 from __future__ import annotations
 

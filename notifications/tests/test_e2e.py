@@ -1,4 +1,4 @@
-"""End to end in Chromium against the whole app as `make run` starts it: daphne, the task
+"""End to end in Chromium against the whole app as `make run` starts it: the web server, the task
 worker, the dispatcher and the local provider rendering a real video."""
 
 from __future__ import annotations

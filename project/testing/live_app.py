@@ -1,4 +1,4 @@
-"""The app as `make run` starts it, for browser tests: daphne, and for end-to-end runs the
+"""The app as `make run` starts it, for browser tests: the web server, and for end-to-end runs the
 task worker, the dispatcher and the local provider, all on the test session's Redis, S3 and
 (file) database."""
 

@@ -1,4 +1,4 @@
-"""A bounded schemathesis run against daphne as `make run` starts it: no 5xx, all as documented."""
+"""A bounded schemathesis run against the web server as `make run` starts it: no 5xx, all as documented."""
 
 from __future__ import annotations
 
