@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 RATE_LIMIT_BASE_SECONDS = 2.0
 RATE_LIMIT_CAP_SECONDS = 120.0
+# How fresh last_submit_at must be (keep-warm reads it in minutes): fewer writes under load.
+ACTIVITY_RESOLUTION_SECONDS = 5.0
 
 
 def provider_state(name: str) -> ProviderState:
@@ -50,6 +52,9 @@ def _cooldown_over(state: ProviderState, now) -> bool:
 
 def begin_probe_if_open(name: str) -> None:
     """Called when a job is assigned: an open breaker past its cool-down becomes half-open."""
+    # Read first: a healthy provider (the usual case) costs no write lock per dispatch.
+    if not ProviderState.objects.filter(name=name, breaker_state=BreakerState.OPEN).exists():
+        return
     with transaction.atomic():
         state = ProviderState.objects.select_for_update().get(name=name)
         if state.breaker_state == BreakerState.OPEN and _cooldown_over(state, timezone.now()):
@@ -59,6 +64,17 @@ def begin_probe_if_open(name: str) -> None:
 
 
 def record_success(name: str) -> None:
+    now = timezone.now()
+    # A healthy provider is the usual case: refresh its activity time now and then with one
+    # UPDATE instead of a locked read-modify-write per submission.
+    healthy = ProviderState.objects.filter(
+        name=name, breaker_state=BreakerState.CLOSED, consecutive_failures=0,
+        rate_limit_streak=0, opened_at__isnull=True)
+    if healthy.filter(last_submit_at__gte=now - timedelta(seconds=ACTIVITY_RESOLUTION_SECONDS)
+                      ).exists():
+        return
+    if healthy.update(last_submit_at=now):
+        return
     with transaction.atomic():
         state = ProviderState.objects.select_for_update().get_or_create(name=name)[0]
         if state.breaker_state != BreakerState.CLOSED:
@@ -67,7 +83,7 @@ def record_success(name: str) -> None:
         state.consecutive_failures = 0
         state.rate_limit_streak = 0
         state.opened_at = None
-        state.last_submit_at = timezone.now()
+        state.last_submit_at = now
         state.save()
 
 
