@@ -77,17 +77,24 @@ class JobStreamConsumer(AsyncJsonWebsocketConsumer):
                                                   warmup_seconds=self.warmup_seconds))
 
     async def queue_positions(self, message):
+        changed = []
         for entry in message["jobs"]:
             job_id = entry["job_id"]
             position = (entry["queue_position"], entry["eta_seconds"])
             if not self.wants(job_id) or self.positions.get(job_id) == position:
                 continue  # unchanged positions are not news
             self.positions[job_id] = position
-            await self.send_json({"type": "queue.position", "job_id": job_id,
-                                  "seq": self.last_seq.get(job_id),
-                                  "queue_position": entry["queue_position"],
-                                  "eta_seconds": entry["eta_seconds"],
-                                  "changed_at": message.get("changed_at")})
+            changed.append({"job_id": job_id, "seq": self.last_seq.get(job_id),
+                            "queue_position": entry["queue_position"],
+                            "eta_seconds": entry["eta_seconds"]})
+        if changed:
+            await self.send_positions(changed, changed_at=message.get("changed_at"))
+
+    async def send_positions(self, changed: list[dict], *, changed_at: str | None) -> None:
+        """One frame per pass for all of the user's jobs: a line of thousands moves every job
+        at once, and a frame per job would cost the event loop jobs × sockets sends."""
+        await self.send_json({"type": "queue.positions", "jobs": changed,
+                              "changed_at": changed_at})
 
     async def notification_created(self, message):
         await self.send_json({"type": "notification.created",
@@ -117,6 +124,10 @@ class JobConsumer(JobStreamConsumer):
 
     def wants(self, job_id: str) -> bool:
         return job_id == self.job_id
+
+    async def send_positions(self, changed: list[dict], *, changed_at: str | None) -> None:
+        for entry in changed:  # this socket's one job
+            await self.send_json({"type": "queue.position", **entry, "changed_at": changed_at})
 
     async def start(self):
         # Checked before joining: a stranger never joins the job's group.

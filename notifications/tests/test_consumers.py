@@ -343,3 +343,24 @@ def test_a_warming_job_is_promised_a_cold_start_not_a_warm_render(user):
         assert rendering["eta_seconds"] < warming["eta_seconds"]
         await again.disconnect()
     run(body)
+
+
+def test_the_all_jobs_socket_gets_one_positions_frame_per_pass(user, other_user):
+    """When the line moves, a user with several waiting jobs gets one frame, not one per job."""
+    cookie = session_cookie(user)
+    async def body():
+        mine = [await database_sync_to_async(make_job)(user) for _ in range(3)]
+        ahead = await database_sync_to_async(make_job)(other_user)
+        comm = communicator("/ws/jobs/", cookie)
+        assert (await comm.connect())[0]
+        await receive_until(comm, "snapshot", timeout=30)
+        await transition(job_id=mine[0].id, status="dispatching", source="test")
+        await transition(job_id=ahead.id, status="dispatching", source="test")
+        frame = await receive_until(comm, "queue.positions", timeout=30)
+        while frame["jobs"][-1]["queue_position"] != 1:  # until the pass after both changes
+            frame = await receive_until(comm, "queue.positions", timeout=30)
+        assert [(entry["job_id"], entry["queue_position"]) for entry in frame["jobs"]] == [
+            (str(mine[1].id), 0), (str(mine[2].id), 1)]
+        assert frame["changed_at"]
+        await comm.disconnect()
+    run(body)
