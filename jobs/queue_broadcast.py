@@ -56,22 +56,34 @@ def on_job_event(*, job: Job, event: JobEvent) -> None:
         request_queue_broadcast()
 
 
+# KEYS: changed, lock, trailing; ARGV: now (ISO), interval ms. Returns -1: broadcast now;
+# n >= 0: a trailing pass in n ms; -2: one is already planned. One round trip per change.
+_REQUEST = """
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return -1 end
+if redis.call('SET', KEYS[3], '1', 'NX', 'PX', tonumber(ARGV[2]) * 4) then
+  return math.max(redis.call('PTTL', KEYS[2]), 0)
+end
+return -2
+"""
+
+
 def request_queue_broadcast() -> None:
     """Broadcast now unless one ran in the last interval; then once more when it ends."""
     interval_ms = max(1, int(settings.QUEUE_BROADCAST_INTERVAL * 1000))
     try:
-        client = dispatch_redis.client()
-        client.set(_key("changed"), timezone.now().isoformat(), nx=True)
-        if client.set(_key("lock"), "1", nx=True, px=interval_ms):
-            # On a thread of its own: the caller (a request, the dispatcher) must not wait for
-            # a pass over the whole line.
-            _schedule(0, _leading_broadcast)
-        elif client.set(_key("trailing"), "1", nx=True, px=interval_ms * 4):
-            # A change inside the window must still be seen: one trailing pass per window.
-            wait = max(client.pttl(_key("lock")), 0) / 1000 + 0.01
-            _schedule(wait, _trailing_broadcast)
+        plan = dispatch_redis.client().eval(
+            _REQUEST, 3, _key("changed"), _key("lock"), _key("trailing"),
+            timezone.now().isoformat(), interval_ms)
     except Exception:  # positions are a courtesy; the next change or a reconnect fixes them
         logger.warning("queue position broadcast failed", exc_info=True)
+        return
+    if plan == -1:
+        # On a thread of its own: the caller (a request, the dispatcher) must not wait for
+        # a pass over the whole line.
+        _schedule(0, _leading_broadcast)
+    elif plan >= 0:  # a change inside the window must still be seen: one trailing pass
+        _schedule(plan / 1000 + 0.01, _trailing_broadcast)
 
 
 _timers: list[threading.Timer] = []
