@@ -168,7 +168,7 @@ Q_CLUSTER = {
     "timeout": env.int("TASK_TIMEOUT", default=120),
     "retry": env.int("TASK_TIMEOUT", default=120) + 60,  # must exceed timeout
     "max_attempts": 3,
-    "save_limit": 1000,
+    "save_limit": -1,  # keep failed tasks only: a row per success costs a write per task
     "ack_failures": True,
     "catch_up": False,
     "label": "Tasks",

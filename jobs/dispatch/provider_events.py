@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.text import without_nul
+from jobs.dispatch.mirror import MIRROR_LEASE_SECONDS
 from jobs.models import Job, JobStatus, WebhookInbox
 from jobs.services.transitions import Transition, job_transition
 from providers.events import ProviderEvent
@@ -56,6 +58,8 @@ def job_apply_provider_event(*, event, source: str) -> Transition | None:
         if not event.output_url:
             return _provider_gave_up(job, event, common)
         fields["output_url"] = event.output_url
+        # The copy is requested on commit; the reconciler asks again only if this runs out.
+        fields["lease_until"] = timezone.now() + timedelta(seconds=MIRROR_LEASE_SECONDS)
     stage = event.detail[:200] if status == JobStatus.WARMING and event.detail else None
     transition = job_transition(status=status, progress=event.progress, stage=stage,
                                 fields=fields, detail=_detail(event), **common)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+
 from common.tasks import enqueue
 from jobs.dispatch import redis as dispatch_redis
 
@@ -34,9 +36,26 @@ def request_provider_cancel(*, job_id, provider: str, provider_job_id: str) -> N
             name=f"cancel-{job_id}")
 
 
+MIRROR_LIST = "mirror"
+
+
 def request_mirror(*, job_id) -> None:
-    """Copy a finished video into our bucket in a worker."""
-    enqueue("jobs.tasks.mirror_output", str(job_id), name=f"mirror-{job_id}")
+    """Copy a finished video into our bucket: on a dispatcher's copy threads (jobs/dispatch/
+    copier.py), or in the caller with TASKS_RUN_INLINE. A lost request is redone by the
+    reconciler once the job's copy lease ends."""
+    if settings.TASKS_RUN_INLINE:
+        enqueue("jobs.tasks.mirror_output", str(job_id))
+        return
+    try:
+        dispatch_redis.client().lpush(dispatch_redis.key(MIRROR_LIST), str(job_id))
+    except Exception:  # the reconciler re-requests copies whose lease ended
+        logger.warning("could not request the copy of %s", job_id, exc_info=True)
+
+
+def next_mirror(timeout: float) -> str | None:
+    """Block up to `timeout` seconds for a copy request; the job id, or None."""
+    result = dispatch_redis.client().brpop([dispatch_redis.key(MIRROR_LIST)], timeout=timeout)
+    return result[1].decode() if result else None
 
 
 def request_poll(*, job_id) -> None:

@@ -5,6 +5,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
+from jobs.dispatch.copier import run_copier
 from jobs.dispatch.engine import use_submit_threads
 from jobs.dispatch.reconciler import run_forever
 
@@ -17,11 +18,15 @@ class Command(BaseCommand):
                             help="Seconds between reconciler passes (RECONCILE_INTERVAL).")
         parser.add_argument("--submit-threads", type=int, default=32,
                             help="Threads making provider submissions in this process.")
+        parser.add_argument("--copy-threads", type=int, default=8,
+                            help="Threads copying finished videos into our bucket.")
 
-    def handle(self, *args, interval=None, submit_threads=32, **options):
+    def handle(self, *args, interval=None, submit_threads=32, copy_threads=8, **options):
         use_submit_threads(submit_threads)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
+        copier = run_copier(threads=copy_threads, stop=stop)
         self.stdout.write("dispatcher running")
         run_forever(interval=interval, stop=stop)
+        copier.join(timeout=30)

@@ -1,8 +1,14 @@
 """Jobs flow through a real (local) provider within its concurrency limit."""
 
+import threading
+import time
+
 from django.core.files.storage import default_storage
 
+from jobs.dispatch import redis as dispatch_redis
 from jobs.dispatch import slots
+from jobs.dispatch.copier import run_copier
+from jobs.dispatch.wakeup import MIRROR_LIST, request_mirror
 from jobs.models import Job, JobStatus
 from jobs.tests.dispatch.conftest import all_finished, drive
 
@@ -34,3 +40,32 @@ def test_never_more_in_flight_than_the_limit(engine, provider, make_user, make_j
     counters = provider.counters()
     assert counters["peak_in_flight"] <= 5
     assert counters["rejected_429"] == 0
+
+
+def test_finished_videos_are_copied_on_the_dispatchers_copy_threads(engine, provider, make_user,
+                                                                     make_jobs):
+    """Copy requests go through Redis to the copier's threads, not to the task worker."""
+    user = make_user()
+    [rendered] = make_jobs(user)
+    drive(all_finished([rendered]), timeout=30)
+    rendered.refresh_from_db()
+    waiting = make_jobs(user, count=3)
+    Job.objects.filter(pk__in=[job.id for job in waiting]).update(
+        status=JobStatus.SAVING, provider="primary", output_url=rendered.output_url)
+    engine.TASKS_RUN_INLINE = False
+    for job in waiting:  # as the webhook or the poller asks on commit
+        request_mirror(job_id=job.id)
+    assert dispatch_redis.client().llen(dispatch_redis.key(MIRROR_LIST)) == 3
+    stop = threading.Event()
+    copier = run_copier(threads=2, stop=stop)
+    try:
+        deadline = time.monotonic() + 30
+        while Job.objects.filter(status=JobStatus.SAVING).exists():
+            assert time.monotonic() < deadline, "copies did not finish"
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        copier.join(timeout=10)
+    for job in Job.objects.filter(pk__in=[job.id for job in waiting]):
+        assert job.status == JobStatus.SUCCEEDED
+        assert default_storage.size(job.output_key) > 1000
