@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from unittest import mock
 
 import pytest
@@ -10,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from jobs import queue_broadcast
+from jobs.dispatch import redis as dispatch_redis
 from jobs.services.transitions import job_transition
 from notifications.tests.conftest import make_job
 
@@ -47,16 +47,17 @@ def test_a_broadcast_costs_one_positions_query_and_one_message_per_user(user, ot
 
 def test_a_burst_of_changes_broadcasts_on_the_leading_and_trailing_edge_only(user, settings):
     """Twenty dispatches within the interval: one pass at once, one when the interval ends."""
-    settings.QUEUE_BROADCAST_INTERVAL = 0.3
+    # Long enough for twenty transitions on a busy machine to fit in one window.
+    settings.QUEUE_BROADCAST_INTERVAL = 4.0
     jobs = [make_job(user) for _ in range(20)]
-    queue_broadcast.wait_for_trailing_broadcasts()
-    time.sleep(0.35)
+    queue_broadcast.wait_for_trailing_broadcasts(timeout=10)
+    dispatch_redis.client().delete(queue_broadcast._key("lock"))  # the creations' window
     with mock.patch.object(queue_broadcast, "broadcast_queue_positions",
                            wraps=queue_broadcast.broadcast_queue_positions) as broadcast:
         for job in jobs:
             job_transition(job_id=job.id, status="dispatching", source="test")
         assert broadcast.call_count == 1
-        queue_broadcast.wait_for_trailing_broadcasts()
+        queue_broadcast.wait_for_trailing_broadcasts(timeout=10)
         assert broadcast.call_count == 2
 
 
