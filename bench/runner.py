@@ -100,9 +100,11 @@ def run(name: str, args, *, env: dict[str, str] | None = None, knobs: dict | Non
         if sampler is not None:
             sampler.stop()
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the cleanup
+        stopping = time.monotonic()
         try:
             target.stop()
         finally:
             signal.signal(signal.SIGINT, signal.default_int_handler)
+        print(f"{name}: app stopped in {time.monotonic() - stopping:.1f}s", flush=True)
         print(f"{name}: done in {time.monotonic() - started:.0f}s", flush=True)
     return 0
