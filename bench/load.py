@@ -128,8 +128,11 @@ class OpenLoop:
 
 
 async def closed_loop(http: aiohttp.ClientSession, connections: int, seconds: float,
-                      make_request) -> tuple[list[Outcome], float]:
-    """`connections` workers each sending back-to-back for `seconds`: (outcomes, elapsed)."""
+                      make_request, on_outcome=None) -> tuple[list[Outcome], float]:
+    """`connections` workers each sending back-to-back for `seconds`: (outcomes, elapsed).
+
+    make_request(worker, n) → (method, url, request kwargs); on_outcome(request kwargs, outcome)
+    sees each outcome (with its parsed body when the kwargs asked for want_json)."""
     loop = asyncio.get_running_loop()
     zero = loop.time()
     end = zero + seconds
@@ -140,7 +143,11 @@ async def closed_loop(http: aiohttp.ClientSession, connections: int, seconds: fl
         while loop.time() < end:
             method, url, kwargs = make_request(worker_index, sent)
             sent += 1
-            outcomes.append(await request(http, method, url, due=loop.time(), zero=zero, **kwargs))
+            outcome = await request(http, method, url, due=loop.time(), zero=zero, **kwargs)
+            if on_outcome is not None:
+                on_outcome(kwargs, outcome)
+            outcome.body = None
+            outcomes.append(outcome)
 
     workers = [asyncio.create_task(worker(i)) for i in range(connections)]
     # Requests already sent at the end may finish late; they are not counted after a grace.
