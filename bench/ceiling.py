@@ -31,7 +31,7 @@ PROVIDER = "local"  # make run: the local provider in the Replicate dialect
 
 
 def build_parser():
-    parser = runner.parser(__doc__.splitlines()[0])
+    parser = runner.parser(__doc__.splitlines()[0], prog=f"python -m bench {NAME}")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0, help="per endpoint")
     parser.add_argument("--users", type=int, default=200)

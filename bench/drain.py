@@ -28,7 +28,7 @@ DIALECTS = ("replicate", "fal")  # make run: provider "local" speaks replicate, 
 
 
 def build_parser():
-    parser = runner.parser(__doc__.splitlines()[0])
+    parser = runner.parser(__doc__.splitlines()[0], prog=f"python -m bench {NAME}")
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--users", type=int, default=50, help="jobs go round-robin over them")
     parser.add_argument("--render-seconds", type=float, default=0.5)

@@ -32,8 +32,8 @@ class BenchUser:
         return {"Authorization": f"Token {self.token}"}
 
 
-def parser(description: str) -> argparse.ArgumentParser:
-    result = argparse.ArgumentParser(description=description,
+def parser(description: str, prog: str | None = None) -> argparse.ArgumentParser:
+    result = argparse.ArgumentParser(description=description, prog=prog,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     result.add_argument("--target", choices=TARGETS, default="run",
                         help="run: `python -m project.run` (make run); stack: `python -m "

@@ -32,7 +32,10 @@ SLOW_WINDOW_MS = 1000  # a 1-s window whose p99 is above this counts as saturate
 
 
 def build_parser(defaults: dict):
-    parser = runner.parser(__doc__.splitlines()[0])
+    parser = runner.parser(
+        f"{defaults.get('name', NAME)}: {defaults['submits']:,} job submissions in "
+        f"{defaults['seconds']:g} s from {defaults['users']:,} users who each hold a WebSocket.",
+        prog=f"python -m bench {defaults.get('name', NAME)}")
     parser.add_argument("--submits", type=int, default=defaults["submits"])
     parser.add_argument("--seconds", type=float, default=defaults["seconds"],
                         help="the submissions are spread evenly over this many seconds")
@@ -48,6 +51,7 @@ def build_parser(defaults: dict):
     parser.add_argument("--boot-seconds", type=float, default=PROVIDER_KNOBS["boot_seconds"])
     parser.add_argument("--name", default=defaults.get("name", NAME),
                         help="results are written as <name>-<date>.json/.png")
+    parser.set_defaults(target=defaults.get("target", "run"))
     return parser
 
 
