@@ -35,6 +35,14 @@ def latency_summary(seconds: list[float]) -> dict:
             "max_ms": ms(max(seconds) if seconds else None)}
 
 
+def thin(points: list, limit: int = 10000) -> list:
+    """Every k-th point so that at most `limit` remain (keeps JSON files and plots small)."""
+    if len(points) <= limit:
+        return points
+    step = math.ceil(len(points) / limit)
+    return points[::step]
+
+
 def fmt_ms(value) -> str:
     if value is None:
         return "n/a"

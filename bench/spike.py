@@ -192,9 +192,11 @@ async def measure(target, sampler, args) -> dict:
     result["targets"] = check_targets(result, targets)
     result["series"] = {
         "processes": series, "zero_s": round(sampler_zero, 2),
-        "submits": [(round(o.due, 3), round(o.latency, 4), o.code) for o in submits.outcomes],
-        "deliveries": [(round(d.received - wall_zero, 3), round(d.delay, 4))
-                       for d in fleet.deliveries],
+        # Raw points, thinned to at most 10,000 each (the summaries above use every point).
+        "submits": report.thin(sorted((round(o.due, 3), round(o.latency, 4), o.code)
+                                      for o in submits.outcomes)),
+        "deliveries": report.thin(sorted((round(d.received - wall_zero, 3), round(d.delay, 4))
+                                         for d in fleet.deliveries)),
     }
     print_report(args.name, result)
     json_path = report.write_results(args.name, result, args.results_dir)
