@@ -53,6 +53,7 @@ class _Seen:
     role: str
     first_cpu: float
     last_cpu: float
+    read_at: float
 
 
 @dataclass
@@ -114,36 +115,38 @@ class ProcessSampler:
                     parent = process.ppid()
                     memory = process.memory_info().rss
                     times = process.cpu_times()
+                    read_at = time.monotonic()
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
-            found.append((key, process, cmdline, parent, memory, times.user + times.system))
-        for key, _process, cmdline, _parent, _memory, _cpu in found:
+            found.append((key, process, cmdline, parent, memory, times.user + times.system,
+                          read_at))
+        for key, _process, cmdline, _parent, _memory, _cpu, _read_at in found:
             if key not in self._seen and cmdline is not None and key[0] != self._me.pid:
                 self._roles[key[0]] = role_of(cmdline) or ""
         rss: dict[str, int] = {}
         max_rss: dict[str, int] = {}
         counts: dict[str, int] = {}
-        cpu_delta: dict[str, float] = {}
-        previous_t = self.samples[-1].t if self.samples else None
-        parents = {key[0]: parent for key, _p, _c, parent, _m, _u in found}
-        for key, process, _cmdline, _parent, memory, cpu in found:
+        cpu_pct: dict[str, float] = {}
+        first_sample = not self.samples
+        parents = {key[0]: parent for key, _p, _c, parent, _m, _u, _r in found}
+        for key, process, _cmdline, _parent, memory, cpu, read_at in found:
             seen = self._seen.get(key)
+            percent = 0.0
             if seen is None:
                 role = self._resolve(key[0], parents)
-                seen = self._seen[key] = _Seen(process, role, cpu, cpu)
-                # A process born since the last sample used all its CPU in the interval.
-                delta = cpu if previous_t is not None else 0.0
+                seen = self._seen[key] = _Seen(process, role, cpu, cpu, read_at)
             else:
-                delta = cpu - seen.last_cpu
-                seen.last_cpu = cpu
+                # Each process against its own previous reading: a sampler delayed by a busy
+                # machine must not turn into more than 100 % per thread.
+                elapsed = read_at - seen.read_at
+                if elapsed > 0:
+                    percent = 100.0 * (cpu - seen.last_cpu) / elapsed
+                seen.last_cpu, seen.read_at = cpu, read_at
             role = seen.role
             rss[role] = rss.get(role, 0) + memory
             max_rss[role] = max(max_rss.get(role, 0), memory)
             counts[role] = counts.get(role, 0) + 1
-            cpu_delta[role] = cpu_delta.get(role, 0.0) + delta
-        elapsed = (t - previous_t) if previous_t is not None else None
-        cpu_pct = {role: (100.0 * delta / elapsed if elapsed else 0.0)
-                   for role, delta in cpu_delta.items()}
+            cpu_pct[role] = cpu_pct.get(role, 0.0) + (0.0 if first_sample else percent)
         sample = Sample(t=t, rss=rss, max_rss=max_rss, cpu=cpu_pct, processes=counts,
                         machine_cpu=psutil.cpu_percent(interval=None))
         self.samples.append(sample)
