@@ -177,7 +177,8 @@ def print_report(result: dict) -> None:
     report.print_table(f"{NAME}: {result['params']['jobs']} jobs, "
                        f"{result['params']['slots']} slots, renders of "
                        f"{result['params']['render_seconds']} s", [
-        ("accepted", f"{submit['accepted']} of {submit['requests']}", str(submit["codes"])),
+        ("accepted", f"{submit['accepted']} of {result['params']['jobs']}",
+         f"{submit['requests']} sent before the time limit; {submit['codes']}"),
         ("submit latency p50 / p99", f"{report.fmt_ms(submit['latency']['p50_ms'])} / "
                                      f"{report.fmt_ms(submit['latency']['p99_ms'])}", ""),
         ("last job accepted at", f"{submit['last_accepted_s']} s", ""),
