@@ -96,6 +96,8 @@ def machine() -> dict:
     except OSError:
         pass
     return {"cpus": os.cpu_count(), "cpu_model": model,
+            # Other work on the machine competes with the app and the load generator.
+            "load_average_1_5_15": [round(value, 1) for value in os.getloadavg()],
             "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
             "python": platform.python_version(), "system": f"{platform.system()} {platform.release()}"}
 
