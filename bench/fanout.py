@@ -107,7 +107,8 @@ async def measure(target, sampler, args) -> dict:
         def finished_everywhere() -> bool:
             done = Counter(d.job_id for d in fleet.deliveries
                            if d.status in ("succeeded", "failed", "canceled"))
-            return bool(accepted) and all(done.get(job, 0) >= per_user for job in accepted)
+            return bool(accepted) and all(done.get(job, 0) >= fleet.opened_by_user.get(user, 0)
+                                          for job, user in accepted.items())
 
         while loop.time() < deadline and not finished_everywhere():
             await asyncio.sleep(0.25)
@@ -142,7 +143,9 @@ async def measure(target, sampler, args) -> dict:
             "deliveries": len(deliveries),
             "delivery": report.latency_summary([d.delay for d in deliveries]),
             "terminal_events_delivered": sum(terminal.values()),
-            "terminal_events_expected": len(accepted) * per_user,
+            # One per open socket of the job's user.
+            "terminal_events_expected": sum(fleet.opened_by_user.get(user, 0)
+                                            for user in accepted.values()),
             "messages": dict(sorted(fleet.counts.items())),
         },
         "processes": sampler.report(),

@@ -192,6 +192,7 @@ class SocketFleet:
     disconnects: int = 0
     close_codes: dict[str, int] = field(default_factory=dict)
     opened: int = 0
+    opened_by_user: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self):
         self._tasks: list[asyncio.Task] = []
@@ -230,6 +231,7 @@ class SocketFleet:
                     return
                 if first.result():
                     self.opened += 1
+                    self.opened_by_user[user_id] = self.opened_by_user.get(user_id, 0) + 1
                     self.connect_seconds.append(loop.time() - started)
 
         await asyncio.gather(*(one(user_id, token) for user_id, token in clients))
