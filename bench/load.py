@@ -81,6 +81,8 @@ async def request(http: aiohttp.ClientSession, method: str, url: str, *, due: fl
         raise
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
         code = _failure_code(error)
+    except Exception:  # anything else still counts, as a client error
+        code = CLIENT_ERROR
     return Outcome(due=due - zero, latency=loop.time() - due, code=code, body=body)
 
 
@@ -209,9 +211,6 @@ class SocketFleet:
 
         async def one(user_id: int, token: str) -> None:
             async with gate:
-                if deadline is not None and loop.time() > deadline:
-                    self._fail("deadline")
-                    return
                 started = loop.time()
                 try:
                     socket = await self.http.ws_connect(
@@ -234,7 +233,17 @@ class SocketFleet:
                     self.opened_by_user[user_id] = self.opened_by_user.get(user_id, 0) + 1
                     self.connect_seconds.append(loop.time() - started)
 
-        await asyncio.gather(*(one(user_id, token) for user_id, token in clients))
+        tasks = [asyncio.create_task(one(user_id, token)) for user_id, token in clients]
+        if not tasks:
+            return
+        # Handshakes still running at the deadline are abandoned: opening stops on time even
+        # when the server stops answering.
+        timeout = None if deadline is None else max(0.0, deadline - loop.time())
+        _, late = await asyncio.wait(tasks, timeout=timeout)
+        for task in late:
+            task.cancel()
+            self._fail("deadline")
+        await asyncio.gather(*late, return_exceptions=True)
 
     def _fail(self, kind: str) -> None:
         self.connect_failures[kind] = self.connect_failures.get(kind, 0) + 1

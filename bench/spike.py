@@ -330,7 +330,10 @@ DEFAULTS = {"submits": 5000, "seconds": 60.0, "users": 300}
 
 
 def main(argv: list[str] | None = None, defaults: dict | None = None) -> int:
-    args = build_parser(defaults or DEFAULTS).parse_args(argv)
+    parser = build_parser(defaults or DEFAULTS)
+    args = parser.parse_args(argv)
+    if args.users < 1 or args.submits < 1 or args.seconds <= 0 or args.status_rate < 0:
+        parser.error("--users and --submits must be ≥ 1, --seconds > 0, --status-rate ≥ 0")
     knobs = {**PROVIDER_KNOBS, "render_seconds": args.render_seconds,
              "boot_seconds": args.boot_seconds}
 
