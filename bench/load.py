@@ -180,6 +180,23 @@ class Delivery:
 
 
 @dataclass
+class _Client:
+    """One socket's bookkeeping: counted once its snapshot arrived in time."""
+
+    user_id: int
+    first: asyncio.Future  # True: snapshot received; False: closed before it
+    counted: bool = False
+    abandoned: bool = False
+
+
+async def _discard(socket) -> None:
+    try:
+        await asyncio.wait_for(socket.close(), 2)
+    except (asyncio.TimeoutError, aiohttp.ClientError, OSError):
+        pass
+
+
+@dataclass
 class SocketFleet:
     """Many WebSockets on /ws/jobs/; records every message's type and job.event delivery delay."""
 
@@ -220,18 +237,27 @@ class SocketFleet:
                 except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
                     self._fail(_failure_code(error))
                     return
-                first = asyncio.get_running_loop().create_future()
+                client = _Client(user_id, loop.create_future())
                 self._sockets.append(socket)
-                self._tasks.append(asyncio.create_task(self._listen(socket, user_id, first)))
+                self._tasks.append(asyncio.create_task(self._listen(socket, client)))
                 try:
-                    await asyncio.wait_for(first, self.connect_timeout)
-                except asyncio.TimeoutError:
+                    opened = await asyncio.wait_for(asyncio.shield(client.first),
+                                                    self.connect_timeout)
+                except (asyncio.TimeoutError, asyncio.CancelledError) as error:
+                    # Never counted: its messages and its closing are not the benchmark's.
+                    client.abandoned = True
+                    self._tasks.append(asyncio.create_task(_discard(socket)))
+                    if isinstance(error, asyncio.CancelledError):
+                        raise
                     self._fail("no_snapshot")
                     return
-                if first.result():
+                if opened:
+                    client.counted = True
                     self.opened += 1
                     self.opened_by_user[user_id] = self.opened_by_user.get(user_id, 0) + 1
                     self.connect_seconds.append(loop.time() - started)
+                else:
+                    self._fail(f"closed_{socket.close_code}")
 
         tasks = [asyncio.create_task(one(user_id, token)) for user_id, token in clients]
         if not tasks:
@@ -241,17 +267,17 @@ class SocketFleet:
         timeout = None if deadline is None else max(0.0, deadline - loop.time())
         _, late = await asyncio.wait(tasks, timeout=timeout)
         for task in late:
-            task.cancel()
-            self._fail("deadline")
+            if task.cancel():  # False: it finished after all
+                self._fail("deadline")
         await asyncio.gather(*late, return_exceptions=True)
 
     def _fail(self, kind: str) -> None:
         self.connect_failures[kind] = self.connect_failures.get(kind, 0) + 1
 
-    async def _listen(self, socket, user_id: int, first: asyncio.Future) -> None:
+    async def _listen(self, socket, client: _Client) -> None:
         try:
             async for message in socket:
-                if message.type != aiohttp.WSMsgType.TEXT:
+                if message.type != aiohttp.WSMsgType.TEXT or client.abandoned:
                     continue
                 received = time.time()
                 try:
@@ -260,12 +286,14 @@ class SocketFleet:
                     continue
                 kind = data.get("type", "?")
                 self.counts[kind] = self.counts.get(kind, 0) + 1
-                if kind == "snapshot" and not first.done():
-                    first.set_result(True)
+                if kind == "snapshot" and not client.first.done():
+                    client.first.set_result(True)
+                elif not client.counted:
+                    continue
                 elif kind == "job.event" and not data.get("replay"):
                     at = parse_time(data.get("at"))
                     if at is not None:
-                        self.deliveries.append(Delivery(received, received - at, user_id,
+                        self.deliveries.append(Delivery(received, received - at, client.user_id,
                                                         str(data.get("job_id")),
                                                         str(data.get("status"))))
                 elif kind == "queue.position":
@@ -277,27 +305,20 @@ class SocketFleet:
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
             pass
         finally:
-            if not first.done():
-                first.set_result(False)
-            if not self._closing:
+            if not client.first.done():
+                client.first.set_result(False)
+            if client.counted and not self._closing:
                 self.disconnects += 1
                 code = str(socket.close_code)
                 self.close_codes[code] = self.close_codes.get(code, 0) + 1
 
     async def close(self, timeout: float = 15.0) -> None:
         self._closing = True
-
-        async def close_one(socket):
-            try:
-                await asyncio.wait_for(socket.close(), 2)
-            except (asyncio.TimeoutError, aiohttp.ClientError, OSError):
-                pass
-
         gate = asyncio.Semaphore(200)
 
         async def gated(socket):
             async with gate:
-                await close_one(socket)
+                await _discard(socket)
 
         try:
             await asyncio.wait_for(asyncio.gather(*(gated(s) for s in self._sockets)), timeout)
