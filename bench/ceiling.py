@@ -35,6 +35,8 @@ def build_parser():
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0, help="per endpoint")
     parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--webhook-provider", default=PROVIDER,
+                        help="the configured provider (Replicate dialect) whose webhook URL is hit")
     return parser
 
 
@@ -103,7 +105,7 @@ async def measure(target, sampler, args) -> dict:
 
         database = Database(target.app_env["DATABASE_URL"])
         try:
-            known = await asyncio.to_thread(database.provider_job_ids, PROVIDER, 5000)
+            known = await asyncio.to_thread(database.provider_job_ids, args.webhook_provider, 5000)
         finally:
             database.close()
         webhook_ids = known or [f"bench-unknown-{n}" for n in range(1000)]
@@ -113,10 +115,11 @@ async def measure(target, sampler, args) -> dict:
             body = replicate_prediction(webhook_ids[n % len(webhook_ids)], n)
             message_id = f"msg_bench_{n}_{worker}"
             now = datetime.now(timezone.utc)
-            return ("POST", f"{target.url}/webhooks/{PROVIDER}/", {"data": body.encode(), "headers": {
-                "Content-Type": "application/json", "webhook-id": message_id,
-                "webhook-timestamp": str(int(now.timestamp())),
-                "webhook-signature": signer.sign(message_id, now, body)}})
+            headers = {"Content-Type": "application/json", "webhook-id": message_id,
+                       "webhook-timestamp": str(int(now.timestamp())),
+                       "webhook-signature": signer.sign(message_id, now, body)}
+            return ("POST", f"{target.url}/webhooks/{args.webhook_provider}/",
+                    {"data": body.encode(), "headers": headers})
 
         await phase("webhook", webhook, "200")
     sampler.end_window()
@@ -125,7 +128,8 @@ async def measure(target, sampler, args) -> dict:
     for name, info in phases.items():
         info["ratio_to_healthz"] = round(info["ok_per_s"] / base, 3) if base else None
     result = {
-        "params": {key: getattr(args, key) for key in ("target", "connections", "seconds", "users")},
+        "params": {key: getattr(args, key) for key in ("target", "connections", "seconds", "users",
+                                                       "webhook_provider")},
         "phases": phases,
         "status_job_ids": "accepted in the submit phase" if accepted else "none accepted: an "
                           "unknown id (404s)",

@@ -20,7 +20,7 @@ import time
 from collections import Counter
 
 from bench import load, report, runner
-from bench.load import Outcome, OpenLoop, SocketFleet
+from bench.load import OpenLoop, Outcome, SocketFleet
 
 NAME = "spike"
 # What "good" looks like on `make run` (see BENCHMARKS.md); printed next to each number.
@@ -264,6 +264,10 @@ def print_report(name: str, result: dict) -> None:
     print(f"saturation: first non-202 at {sat['first_non_202_s']} s, first 1-s window with "
           f"p99 > 1 s at {sat['first_window_p99_over_1s_s']} s; roles at ≥ 90 % of a core "
           f"then: {sat['roles_at_90pct_of_a_core'] or '-'}")
+    lag = result["client_lag"]["p99_ms"] or 0
+    if lag > 100:
+        print(f"note: the load generator itself fell behind its schedule (send lag p99 "
+              f"{report.fmt_ms(lag)}); latencies include that lag (they count from when due)")
     report.print_table(f"{name}: targets", [
         (key, value["value"], f"≤ {value['target']}", "met" if value["met"] else "MISSED")
         for key, value in result["targets"].items()], ("target", "measured", "goal", ""))
