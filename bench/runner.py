@@ -78,6 +78,7 @@ def run(name: str, args, *, env: dict[str, str] | None = None, knobs: dict | Non
     started = time.monotonic()
     target = Target(args.target, env=env, provider_knobs=knobs, label=name)
     sampler: ProcessSampler | None = None
+    failed = True
     try:
         print(f"{name}: starting the {args.target} target …", flush=True)
         target.start()
@@ -90,7 +91,9 @@ def run(name: str, args, *, env: dict[str, str] | None = None, knobs: dict | Non
                 print(f"{name}: could not set provider knobs via /_control: {error}", flush=True)
         sampler = ProcessSampler(target).start()
         asyncio.run(body(target, sampler))
+        failed = False
     except KeyboardInterrupt:
+        failed = False  # nothing to look into
         print(f"\n{name}: interrupted; stopping the app", flush=True)
         return 130
     except Exception:
@@ -106,5 +109,6 @@ def run(name: str, args, *, env: dict[str, str] | None = None, knobs: dict | Non
         finally:
             signal.signal(signal.SIGINT, signal.default_int_handler)
         print(f"{name}: app stopped in {time.monotonic() - stopping:.1f}s", flush=True)
+        target.cleanup(keep=failed)
         print(f"{name}: done in {time.monotonic() - started:.0f}s", flush=True)
     return 0

@@ -39,6 +39,7 @@ from project.embedded import (
 
 TARGETS = ("run", "stack")
 READY_TIMEOUT = 240.0
+START_ATTEMPTS = 2
 STOP_GRACE = 25.0  # project.run gives its children 12 s between SIGTERM and SIGKILL
 STACK_READY_LINE = "Surge stack is running at "
 # Configuration a developer's shell (or the test session) may carry; a target starts without
@@ -60,6 +61,10 @@ def clean_environment() -> dict[str, str]:
 
 class TargetError(RuntimeError):
     pass
+
+
+class TargetExited(TargetError):
+    """The launcher exited before the app was ready."""
 
 
 class Target:
@@ -85,9 +90,33 @@ class Target:
 
     # --- start -------------------------------------------------------------------------------
     def start(self) -> Target:
+        """Start and wait until ready. A launcher that dies early is retried once on a new port
+        block: on a shared machine another program may take one of the ports in between."""
         started = time.monotonic()
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._start_once()
+                break
+            except TargetExited:
+                self.stop()
+                if attempt == START_ATTEMPTS:
+                    raise
+                print(f"{self.kind} target exited while starting; trying again on new ports",
+                      flush=True)
+                with open(self.log_path, "ab") as log:
+                    log.write(b"\n--- retry on a new port block ---\n")
+            except BaseException:
+                self.stop()
+                raise
+        self.remember_descendants()
+        self.started_in = time.monotonic() - started
+        return self
+
+    def _start_once(self) -> None:
         self.port = free_port_block(8)
         self.url = f"http://127.0.0.1:{self.port}"
+        self._ready_line.clear()
+        shutil.rmtree(self.var_dir / "s3", ignore_errors=True)
         env = clean_environment()
         env.update(PYTHONUNBUFFERED="1", SURGE_VAR_DIR=str(self.var_dir), PORT=str(self.port))
         env["LOCAL_PROVIDER_MODE"] = "fast"  # a cached clip: the CPU is for the app, not video
@@ -103,23 +132,15 @@ class Target:
         self.process = subprocess.Popen(argv, cwd=BASE_DIR, env=env, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                         start_new_session=True)
-        threading.Thread(target=self._copy_output, daemon=True).start()
-        try:
-            if self.kind == "stack":
-                self._wait(self._ready_line.is_set, "the stack's ready line")
-            self._wait(self._ready, "GET /readyz = 200")
-            self.app_env = self._derive_app_env(env)
-        except BaseException:
-            self.stop()
-            raise
-        self.remember_descendants()
-        self.started_in = time.monotonic() - started
-        return self
+        threading.Thread(target=self._copy_output, args=(self.process,), daemon=True).start()
+        if self.kind == "stack":
+            self._wait(self._ready_line.is_set, "the stack's ready line")
+        self._wait(self._ready, "GET /readyz = 200")
+        self.app_env = self._derive_app_env(env)
 
-    def _copy_output(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
+    def _copy_output(self, process: subprocess.Popen) -> None:
         with open(self.log_path, "ab") as log:
-            for line in self.process.stdout:
+            for line in process.stdout:
                 log.write(line)
                 log.flush()
                 if STACK_READY_LINE.encode() in line:
@@ -129,7 +150,7 @@ class Target:
         deadline = time.monotonic() + READY_TIMEOUT
         while not condition():
             if self.process.poll() is not None:
-                raise TargetError(f"{self.kind} target exited (rc={self.process.returncode}) "
+                raise TargetExited(f"{self.kind} target exited (rc={self.process.returncode}) "
                                   f"before {what}:\n{self.log_tail()}")
             if time.monotonic() > deadline:
                 raise TargetError(f"{self.kind} target: no {what} after {READY_TIMEOUT:.0f}s:\n"
@@ -252,8 +273,13 @@ class Target:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        if os.environ.get("BENCH_KEEP_STATE") != "1":
-            shutil.rmtree(self.var_dir, ignore_errors=True)
+
+    def cleanup(self, *, keep: bool = False) -> None:
+        """Remove the state directory (database, S3 data, the app's log) unless kept."""
+        if keep or os.environ.get("BENCH_KEEP_STATE") == "1":
+            print(f"state and the app's log kept in {self.var_dir}", flush=True)
+            return
+        shutil.rmtree(self.var_dir, ignore_errors=True)
 
 
 def parse_env_file(text: str) -> dict[str, str]:
