@@ -56,6 +56,8 @@ class Outcome:
 def _failure_code(error: BaseException) -> str:
     if isinstance(error, asyncio.TimeoutError):
         return TIMEOUT
+    if isinstance(error, aiohttp.WSServerHandshakeError):
+        return f"handshake_{error.status}"  # the server answered the upgrade with this status
     if isinstance(error, aiohttp.ClientConnectorError):
         return CONNECT_ERROR
     if isinstance(error, aiohttp.ServerDisconnectedError):
