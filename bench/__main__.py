@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import traceback
 
 BENCHMARKS = {
     "spike": "bench.spike",
@@ -25,8 +26,17 @@ def main(argv: list[str]) -> int:
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
     if name == "all":
-        failed = [each for each in SUITE
-                  if importlib.import_module(BENCHMARKS[each]).main(list(rest)) != 0]
+        failed = []
+        for each in SUITE:
+            try:
+                rc = importlib.import_module(BENCHMARKS[each]).main(list(rest))
+            except Exception:  # reported with its traceback; the suite goes on
+                traceback.print_exc()
+                rc = 1
+            if rc == 130:  # interrupted: stop the suite too
+                return rc
+            if rc != 0:
+                failed.append(each)
         if failed:
             print(f"benchmarks that did not finish: {', '.join(failed)}")
         return 1 if failed else 0
