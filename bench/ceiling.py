@@ -163,7 +163,8 @@ def print_report(result: dict) -> None:
                        f"per endpoint", rows,
                        ("endpoint", "requests", "ok/s", "× healthz", "goal", "p50", "p99",
                         "codes"))
-    print(f"status ids: {result['status_job_ids']}; webhook ids: {result['webhook_prediction_ids']}")
+    print(f"status ids: {result['status_job_ids']}; "
+          f"webhook ids: {result['webhook_prediction_ids']}")
     report.print_table(f"{NAME}: processes", report.role_rows(result["processes"]),
                        report.ROLE_HEADERS)
 

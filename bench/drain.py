@@ -122,7 +122,8 @@ async def measure(target, sampler, args) -> dict:
     ok_times = [o.due + o.latency for o in outcomes if o.code == "202"]
     backlog = [(t, n, by, q) for t, n, by, q in in_flight_series if q > 0]
     per_dialect_limit = args.slots / len(DIALECTS)
-    utilisation = (sum(n for _, n, _, _ in backlog) / len(backlog) / args.slots) if backlog else None
+    utilisation = (sum(n for _, n, _, _ in backlog) / len(backlog) / args.slots
+                   if backlog else None)
     drain_seconds = finished_at
     result = {
         "params": {key: getattr(args, key) for key in ("target", "jobs", "users", "render_seconds",
@@ -142,7 +143,8 @@ async def measure(target, sampler, args) -> dict:
                              if drain_seconds is not None and accepted else None),
         "finished": finished_at is not None,
         # When the drain did not end in time: how fast jobs finished vs. slots ÷ render time.
-        "finished_per_s": round(latest["terminal"] / max(1e-9, (finished_at or (loop.time() - zero))), 2),
+        "finished_per_s": round(latest["terminal"]
+                                / max(1e-9, finished_at or (loop.time() - zero)), 2),
         "max_per_s": round(args.slots / args.render_seconds, 2),
         "final_job_counts": final_counts,
         "utilisation": round(utilisation, 3) if utilisation is not None else None,

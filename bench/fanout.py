@@ -175,14 +175,16 @@ async def measure(target, sampler, args) -> dict:
 def print_report(result: dict) -> None:
     sockets, progress, rss = result["sockets"], result["progress"], result["web_rss_mb"]
     delivery = progress["delivery"]
-    report.print_table(f"{NAME}: {sockets['asked']} sockets, {result['sockets_per_user']} per user", [
+    title = f"{NAME}: {sockets['asked']} sockets, {result['sockets_per_user']} per user"
+    report.print_table(title, [
         ("sockets open", f"{sockets['opened']} of {sockets['asked']}",
          f"in {sockets['open_seconds']} s ({sockets['opened_per_s']}/s); failures "
          f"{sockets['connect_failures'] or 0}; handshake p50 "
          f"{report.fmt_ms(sockets['connect']['p50_ms'])}, p99 "
          f"{report.fmt_ms(sockets['connect']['p99_ms'])}"),
         ("web RSS before → after", f"{rss['before']} → {rss['after']} MB", ""),
-        ("KB per idle socket", result["kb_per_idle_socket"], f"target ≤ {TARGETS['kb_per_socket']}"),
+        ("KB per idle socket", result["kb_per_idle_socket"],
+         f"target ≤ {TARGETS['kb_per_socket']}"),
         ("jobs submitted / accepted", f"{progress['jobs_submitted']} / {progress['jobs_accepted']}",
          str(progress["submit_codes"])),
         ("job.event deliveries to their users' sockets", delivery["n"],
@@ -199,7 +201,8 @@ def print_report(result: dict) -> None:
 
 def plot(result: dict, args):
     figure, axes = report.new_figure(3, f"{NAME}: {result['sockets']['opened']} sockets, "
-                                        f"{args.active_users} users with a job, target {args.target}")
+                                        f"{args.active_users} users with a job, "
+                                        f"target {args.target}")
     deliveries = result["series"]["deliveries"]
     axis = axes[0]
     if deliveries:

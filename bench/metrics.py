@@ -184,7 +184,7 @@ class ProcessSampler:
         return start, end if end is not None else self.now()
 
     def report(self) -> dict:
-        """Per role: peak RSS (role sum and largest process), CPU seconds and peak CPU in the window."""
+        """Per role: peak RSS (role sum, largest process), CPU seconds, peak CPU in the window."""
         start, end = self.window()
         inside = [s for s in self.samples if start <= s.t <= end] or self.samples
         end_cpu = self._window_end_cpu or {k: s.last_cpu for k, s in self._seen.items()}
@@ -199,7 +199,8 @@ class ProcessSampler:
         report = {}
         for role in roles:
             report[role] = {
-                "peak_rss_mb": round(max((s.rss.get(role, 0) for s in inside), default=0) / 2**20, 1),
+                "peak_rss_mb": round(
+                    max((s.rss.get(role, 0) for s in inside), default=0) / 2**20, 1),
                 "peak_process_rss_mb": round(
                     max((s.max_rss.get(role, 0) for s in inside), default=0) / 2**20, 1),
                 "cpu_seconds": round(cpu_seconds.get(role, 0.0), 2),

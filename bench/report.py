@@ -66,8 +66,9 @@ def print_table(title: str, rows: list[tuple], headers: tuple | None = None) -> 
 
 
 def role_rows(processes: dict) -> list[tuple]:
-    return [(role, info["processes"], f"{info['peak_rss_mb']:.0f}", f"{info['peak_process_rss_mb']:.0f}",
-             f"{info['cpu_seconds']:.1f}", f"{info['mean_cpu_pct']:.0f}", f"{info['peak_cpu_pct']:.0f}")
+    return [(role, info["processes"], f"{info['peak_rss_mb']:.0f}",
+             f"{info['peak_process_rss_mb']:.0f}", f"{info['cpu_seconds']:.1f}",
+             f"{info['mean_cpu_pct']:.0f}", f"{info['peak_cpu_pct']:.0f}")
             for role, info in sorted(processes.items())]
 
 
@@ -101,7 +102,8 @@ def machine() -> dict:
             # Other work on the machine competes with the app and the load generator.
             "load_average_1_5_15": [round(value, 1) for value in os.getloadavg()],
             "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(), "system": f"{platform.system()} {platform.release()}"}
+            "python": platform.python_version(),
+            "system": f"{platform.system()} {platform.release()}"}
 
 
 def result_paths(name: str, results_dir: Path | None = None) -> tuple[Path, Path]:
@@ -113,7 +115,8 @@ def result_paths(name: str, results_dir: Path | None = None) -> tuple[Path, Path
 
 def write_results(name: str, data: dict, results_dir: Path | None = None) -> Path:
     json_path, _ = result_paths(name, results_dir)
-    document = {"benchmark": name, "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    document = {"benchmark": name, "date": now,
                 "commit": git_commit(), "machine": machine(), **data}
     json_path.write_text(json.dumps(document, indent=1, default=str) + "\n")
     return json_path
