@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test bench install install-dev browser clean
+.PHONY: run test bench bench-spike bench-drain bench-ceiling bench-fanout bench-spike10 install \
+	install-dev browser clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,9 +34,17 @@ browser:
 test: install-dev browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# Benchmarks (not part of `make test`): timings on real processes, reported as ratios.
+# Benchmarks (not part of `make test`; see BENCHMARKS.md): the pytest latency benchmark, then
+# the suite (spike, drain, ceiling, fan-out), each starting and stopping its own app.
+# Flags for one benchmark: make bench-spike BENCH_ARGS="--submits 300 --seconds 10".
 bench: install-dev
-	$(PY) -m pytest bench -s -p no:cacheprovider $(PYTEST_ARGS)
+	@status=0; \
+	$(PY) -m pytest bench -s -p no:cacheprovider --ignore=bench/tests $(PYTEST_ARGS) || status=1; \
+	$(PY) -m bench all $(BENCH_ARGS) || status=1; \
+	exit $$status
+
+bench-spike bench-drain bench-ceiling bench-fanout bench-spike10: bench-%: install-dev
+	$(PY) -m bench $* $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache

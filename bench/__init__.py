@@ -1,1 +1,2 @@
-"""Benchmarks: run with `make bench`; never part of `make test` (timings are not unit tests)."""
+"""Benchmarks: `make bench` (see BENCHMARKS.md). Timings are not unit tests: `make test` only
+runs a tiny spike (bench/tests/) to keep the tool itself working."""

@@ -1,0 +1,71 @@
+"""The benchmark's pure helpers: the stack's env file, process roles, percentiles."""
+
+from __future__ import annotations
+
+from bench.load import parse_time
+from bench.metrics import role_of
+from bench.report import percentile, thin
+from bench.target import clean_environment, parse_env_file
+
+
+def test_stack_env_file_is_read_as_key_value_lines():
+    """Comments, blank lines, `export` and quotes are tolerated; values keep their `=`."""
+    text = ("# written by bench.stack\n\nDATABASE_URL=postgres://u:p@127.0.0.1:5432/surge?x=1\n"
+            "export REDIS_URL='redis://127.0.0.1:6380/0'\nS3_ENDPOINT_URL=\"http://127.0.0.1:9\"\n"
+            "EMPTY=\n")
+    assert parse_env_file(text) == {
+        "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/surge?x=1",
+        "REDIS_URL": "redis://127.0.0.1:6380/0",
+        "S3_ENDPOINT_URL": "http://127.0.0.1:9",
+        "EMPTY": "",
+    }
+
+
+def test_roles_come_from_command_lines():
+    """Each process of make run and of a production stack gets its role; others get none."""
+    assert role_of(["python", "-m", "project.web", "-b", "127.0.0.1"]) == "web"
+    assert role_of(["/bin/sh", "-c", "python -m project.serve web --bind 127.0.0.1"]) == "web"
+    assert role_of(["gunicorn", "project.asgi:application", "-k",
+                    "uvicorn.workers.UvicornWorker"]) == "web"
+    assert role_of(["python", "manage.py", "qcluster"]) == "worker"
+    assert role_of(["python", "manage.py", "dispatcher"]) == "dispatcher"
+    assert role_of(["python", "-m", "local_provider", "--port", "1"]) == "provider"
+    assert role_of(["redis-server", "127.0.0.1:6379"]) == "redis"
+    assert role_of(["weed", "mini", "-dir=/tmp/s3"]) == "s3"
+    assert role_of(["nginx: worker process"]) == "nginx"
+    assert role_of(["postgres: surge surge 127.0.0.1 idle"]) == "postgres"
+    assert role_of(["python", "-m", "project.run"]) == "launcher"
+    assert role_of(["python", "-c", "from multiprocessing.spawn import spawn_main"]) is None
+
+
+def test_percentiles_are_nearest_rank():
+    """p50 of 1..100 is 50, p99 is 99, p100 the max; nothing in, nothing out."""
+    values = list(range(100, 0, -1))
+    assert percentile(values, 50) == 50
+    assert percentile(values, 99) == 99
+    assert percentile(values, 100) == 100
+    assert percentile([], 99) is None
+
+
+def test_thin_keeps_at_most_the_limit():
+    """Every k-th point remains, the first included."""
+    assert thin(list(range(10)), 20) == list(range(10))
+    assert thin(list(range(10)), 5) == [0, 2, 4, 6, 8]
+
+
+def test_server_times_are_read_with_their_offset():
+    """ISO times with +00:00 or Z are the same instant; anything else is None."""
+    assert parse_time("2026-01-01T00:00:00+00:00") == parse_time("2026-01-01T00:00:00Z")
+    assert parse_time("not a time") is None
+    assert parse_time(None) is None
+
+
+def test_targets_start_without_the_callers_app_configuration(monkeypatch):
+    """A developer's or the test session's REDIS_URL, DATABASE_URL … never reach the target."""
+    monkeypatch.setenv("REDIS_URL", "redis://elsewhere:6379/0")
+    monkeypatch.setenv("LOCAL_PROVIDER_FAILURE_RATE", "1")
+    monkeypatch.setenv("HOME_FOR_TEST", "kept")
+    environment = clean_environment()
+    assert "REDIS_URL" not in environment
+    assert "LOCAL_PROVIDER_FAILURE_RATE" not in environment
+    assert environment["HOME_FOR_TEST"] == "kept"
