@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 
+from project.testing.processes import stop_tree
+
 REPO = Path(__file__).resolve().parents[2]
 SELFIE = REPO / "static" / "samples" / "selfie-astronaut.jpg"
 API_KEY = "local-dev-key"
@@ -48,7 +50,11 @@ class Provider:
         self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT,
                                      env={**os.environ, **(env or {})})
         self.http = httpx.Client(base_url=self.url, timeout=10)
-        wait_until(self._healthy, timeout=20, interval=0.05)
+        try:
+            wait_until(self._healthy, timeout=20, interval=0.05)
+        except BaseException:
+            self.stop()  # no fixture will: the caller never got this object
+            raise
 
     def _healthy(self) -> bool:
         if self.proc.poll() is not None:
@@ -76,12 +82,10 @@ class Provider:
 
     def stop(self) -> None:
         self.http.close()
-        self.proc.terminate()
         try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
+            stop_tree(self.proc)  # its render pool's processes too
+        finally:
+            self.log.close()
 
 
 class Recorder(ThreadingHTTPServer):

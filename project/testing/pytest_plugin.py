@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from project.embedded import EmbeddedServices, free_port, free_port_block
+from project.embedded import free_port, free_port_block
+from project.testing.services import EmbeddedServices
 
 _services: EmbeddedServices | None = None
 
