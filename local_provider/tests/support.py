@@ -26,8 +26,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02):
-    """Poll predicate until it returns something truthy; fail the test on timeout."""
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.02):
+    """Poll predicate until it returns something truthy; fail the test on timeout (generous:
+    it only runs out when something is broken, and the machine may be busy)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -121,7 +122,7 @@ class Listener:
         self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[dict]:
         wait_until(lambda: len(self.received) >= count, timeout=timeout)
         return self.received
 
