@@ -53,14 +53,20 @@ def test_a_burst_of_changes_broadcasts_on_the_leading_and_trailing_edge_only(use
     """Twenty dispatches within the interval: one pass at once, one when the interval ends."""
     settings.QUEUE_BROADCAST_INTERVAL = 0.3
     jobs = [make_job(user) for _ in range(20)]
-    queue_broadcast.wait_for_trailing_broadcasts()
-    time.sleep(0.35)
+    queue_broadcast.wait_for_trailing_broadcasts(timeout=30)
+    time.sleep(0.35)  # the creation burst's window is over
+    # Long enough that the twenty dispatches fall inside one interval even on a busy machine.
+    settings.QUEUE_BROADCAST_INTERVAL = 5
     with mock.patch.object(queue_broadcast, "broadcast_queue_positions",
                            wraps=queue_broadcast.broadcast_queue_positions) as broadcast:
         for job in jobs:
             job_transition(job_id=job.id, status="dispatching", source="test")
+        # The leading pass runs on a thread of its own: wait for it, not for a guess.
+        deadline = time.monotonic() + 30
+        while not broadcast.call_count and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert broadcast.call_count == 1
-        queue_broadcast.wait_for_trailing_broadcasts()
+        queue_broadcast.wait_for_trailing_broadcasts(timeout=30)
         assert broadcast.call_count == 2
 
 
