@@ -16,8 +16,9 @@ def _clean_redis_keys():
     yield
     from jobs.queue_broadcast import wait_for_trailing_broadcasts
 
-    # A trailing queue broadcast runs in a timer thread: let it end while the database exists.
-    wait_for_trailing_broadcasts()
+    # A trailing queue broadcast runs in a timer thread: let it end while the database exists
+    # (generous: a pass can take seconds on a busy machine).
+    wait_for_trailing_broadcasts(timeout=30)
     client = redis.Redis.from_url(settings.REDIS_URL)
     try:
         keys = list(client.scan_iter(match=f"*{settings.REDIS_PREFIX}*", count=1000))

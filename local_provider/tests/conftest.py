@@ -50,7 +50,7 @@ def fresh_knobs(request):
         return
     running = request.getfixturevalue("provider")
     running.control(reset_knobs=True)
-    wait_until(running.idle, timeout=10)
+    wait_until(running.idle)
     running.control(reset_counters=True)
     yield
 

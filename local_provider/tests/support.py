@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 
+from project.testing.processes import stop_tree
+
 REPO = Path(__file__).resolve().parents[2]
 SELFIE = REPO / "static" / "samples" / "selfie-astronaut.jpg"
 API_KEY = "local-dev-key"
@@ -24,8 +26,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02):
-    """Poll predicate until it returns something truthy; fail the test on timeout."""
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.02):
+    """Poll predicate until it returns something truthy; fail the test on timeout (generous:
+    it only runs out when something is broken, and the machine may be busy)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -48,7 +51,11 @@ class Provider:
         self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT,
                                      env={**os.environ, **(env or {})})
         self.http = httpx.Client(base_url=self.url, timeout=10)
-        wait_until(self._healthy, timeout=20, interval=0.05)
+        try:
+            wait_until(self._healthy, timeout=20, interval=0.05)
+        except BaseException:
+            self.stop()  # no fixture will: the caller never got this object
+            raise
 
     def _healthy(self) -> bool:
         if self.proc.poll() is not None:
@@ -76,12 +83,10 @@ class Provider:
 
     def stop(self) -> None:
         self.http.close()
-        self.proc.terminate()
         try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
+            stop_tree(self.proc)  # its render pool's processes too
+        finally:
+            self.log.close()
 
 
 class Recorder(ThreadingHTTPServer):
@@ -117,7 +122,7 @@ class Listener:
         self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[dict]:
         wait_until(lambda: len(self.received) >= count, timeout=timeout)
         return self.received
 

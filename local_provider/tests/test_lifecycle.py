@@ -66,7 +66,7 @@ def test_idle_unload(provider, image_url):
     """A model idle for longer than idle_unload_seconds goes cold, and the next job pays a boot."""
     provider.control(idle_unload_seconds=0.3)
     run(provider, image_url)
-    wait_until(lambda: provider.state()["models"]["replicate"] == "cold", timeout=3)
+    wait_until(lambda: provider.state()["models"]["replicate"] == "cold")
     boots = provider.counters("replicate")["boots"]
     run(provider, image_url)
     assert provider.counters("replicate")["boots"] == boots + 1
@@ -77,7 +77,7 @@ def test_output_expiry(provider, image_url):
     provider.control(output_ttl_seconds=0.5)
     done = run(provider, image_url)
     assert provider.http.get(done["output"]).status_code == 200
-    wait_until(lambda: provider.http.get(done["output"]).status_code == 410, timeout=3)
+    wait_until(lambda: provider.http.get(done["output"]).status_code == 410)
     expired = get(provider, done["id"])
     assert expired["output"] is None and expired["data_removed"] is True
     assert provider.http.get("/outputs/unknown.mp4").status_code == 404

@@ -54,7 +54,7 @@ def test_queue_mode_holds_jobs_and_never_exceeds_limit(provider, image_url):
     provider.http.post(WAVESPEED, json={"image": image_url}, headers=BEARER)
     ws_queued = provider.http.post(WAVESPEED, json={"image": image_url}, headers=BEARER).json()["data"]
     assert ws_queued["status"] == "created"
-    wait_until(lambda: provider.idle(), timeout=15)
+    wait_until(lambda: provider.idle())
     for prediction_id in ids:
         final = provider.http.get(f"/replicate/v1/predictions/{prediction_id}", headers=BEARER).json()
         assert final["status"] == "succeeded"

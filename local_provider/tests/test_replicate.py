@@ -120,7 +120,9 @@ def test_logs_webhooks_are_throttled(provider, image_url, listener):
     provider.control(render_seconds=1.6)
     prediction = create(provider, image_url, webhook=listener.url, webhook_events_filter=["logs", "output"]).json()
     wait_status(provider, prediction["id"], "succeeded")
-    times = [r["at"] for r in listener.received]
-    assert len(times) >= 2
-    assert all(b - a >= 0.45 for a, b in zip(times, times[1:]))
-    assert len(get(provider, prediction["id"])["logs"].splitlines()) > len(times)
+    sent = len(listener.received)
+    final = get(provider, prediction["id"])
+    # Counted against the job's lifetime, not by arrival gaps: a busy machine delays one
+    # delivery and the next arrives right behind it. At most one per 500 ms, plus the final one.
+    assert 2 <= sent <= final["metrics"]["total_time"] / 0.5 + 2
+    assert len(final["logs"].splitlines()) > sent

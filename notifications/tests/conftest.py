@@ -52,8 +52,11 @@ def chromium(django_db_setup):
     """One browser per module. Not pytest-playwright's session-wide one: sync Playwright keeps
     an event loop running in the main thread, where Django then refuses ORM calls, so it must
     stop before the next module's tests."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # expect() gives up after 5 s by default, which a busy machine can miss (a page polling
+    # every 2 s); a generous wait only costs time when something is broken.
+    expect.set_options(timeout=30_000)
     with pytest.MonkeyPatch.context() as patch:
         # pytest-django flushes the database in this thread; test bodies use browser.in_thread.
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

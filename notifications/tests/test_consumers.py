@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.contrib.sessions.backends.db import SessionStore
 from rest_framework.authtoken.models import Token
 
+from jobs import queue_broadcast
 from jobs.events import send_job_event
 from jobs.models import Job, JobEvent
 from jobs.services.transitions import event_message, job_transition
 from notifications.tests.conftest import make_job
 from project.asgi import application
+from project.testing.websocket import Communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = (b"origin", b"http://127.0.0.1")
@@ -30,13 +29,13 @@ def session_cookie(user) -> tuple[bytes, bytes]:
     return (b"cookie", f"sessionid={session.session_key}".encode())
 
 
-def communicator(path: str, *headers) -> WebsocketCommunicator:
-    return WebsocketCommunicator(application, path, headers=[ORIGIN, *headers])
+def communicator(path: str, *headers) -> Communicator:
+    return Communicator(application, path, headers=[ORIGIN, *headers])
 
 
-async def receive_until(comm, type_: str, timeout: float = 3) -> dict:
+async def receive_until(comm, type_: str) -> dict:
     while True:
-        message = await comm.receive_json_from(timeout=timeout)
+        message = await comm.receive_json_from()
         if message["type"] == type_:
             return message
 
@@ -52,7 +51,7 @@ def run(coroutine_function):
 async def closed_with(comm) -> int:
     connected, _ = await comm.connect()
     assert connected  # accepted first, so the client can read the code
-    output = await comm.receive_output(timeout=3)
+    output = await comm.receive_output()
     assert output["type"] == "websocket.close"
     return output["code"]
 
@@ -81,15 +80,15 @@ def test_cross_site_origin_is_refused_but_token_without_origin_works(user, token
     """A foreign page can't ride the session; a native app without Origin uses its token."""
     cookie = session_cookie(user)
     async def body():
-        evil = WebsocketCommunicator(application, "/ws/jobs/",
-                                     headers=[(b"origin", b"https://evil.example"), cookie])
+        evil = Communicator(application, "/ws/jobs/",
+                            headers=[(b"origin", b"https://evil.example"), cookie])
         connected, _ = await evil.connect()
         assert not connected
-        no_origin_cookie = WebsocketCommunicator(application, "/ws/jobs/", headers=[cookie])
+        no_origin_cookie = Communicator(application, "/ws/jobs/", headers=[cookie])
         assert await closed_with(no_origin_cookie) == 4401
-        for comm in (WebsocketCommunicator(application, f"/ws/jobs/?token={token}"),
-                     WebsocketCommunicator(application, "/ws/jobs/",
-                                           headers=[(b"authorization", f"Token {token}".encode())])):
+        for comm in (Communicator(application, f"/ws/jobs/?token={token}"),
+                     Communicator(application, "/ws/jobs/",
+                                  headers=[(b"authorization", f"Token {token}".encode())])):
             connected, _ = await comm.connect()
             assert connected
             assert (await comm.receive_json_from())["type"] == "snapshot"
@@ -210,12 +209,16 @@ def test_queue_positions_are_coalesced_and_sent_only_when_they_change(user, othe
         snapshot = await comm.receive_json_from()
         # Fair share: bob's first job goes before ada's second.
         assert snapshot["job"]["queue_position"] == 1
-        await asyncio.sleep(0.5)  # let the creation burst's trailing broadcast pass
-        while not await comm.receive_nothing(timeout=0.05):
+        # The creation burst's broadcasts pass first: only the dispatches' ones are counted.
+        await sync_to_async(queue_broadcast.wait_for_trailing_broadcasts)()
+        while not await comm.receive_nothing(timeout=0.3):
             await comm.receive_json_from()
         for job in ahead:
             await transition(job_id=job.id, status="dispatching", source="test")
-        updates = []
+        updates = [await comm.receive_json_from()]  # until bob is next, however slow the box
+        while (updates[-1]["type"], updates[-1].get("queue_position")) != ("queue.position", 0):
+            updates.append(await comm.receive_json_from())
+        await sync_to_async(queue_broadcast.wait_for_trailing_broadcasts)()
         while not await comm.receive_nothing(timeout=1.0):  # (a timed-out receive kills the app)
             updates.append(await comm.receive_json_from())
         positions = [u["queue_position"] for u in updates if u["type"] == "queue.position"]
@@ -268,7 +271,7 @@ def test_drop_mid_render_and_resume_sees_every_seq_exactly_once(user, token):
     async def events_until(comm, stop) -> list[dict]:
         got = []
         while True:
-            message = await comm.receive_json_from(timeout=3)
+            message = await comm.receive_json_from()
             if message["type"] == "job.event":
                 got.append(message)
                 if stop(message):
@@ -278,7 +281,7 @@ def test_drop_mid_render_and_resume_sees_every_seq_exactly_once(user, token):
         job = await database_sync_to_async(make_job)(user)
         for status in ("dispatching", "submitted", "warming"):
             await transition(job_id=job.id, status=status, source="test")
-        first = WebsocketCommunicator(application, f"/ws/jobs/{job.id}/?token={token}&after=0")
+        first = Communicator(application, f"/ws/jobs/{job.id}/?token={token}&after=0")
         assert (await first.connect())[0]
         assert (await first.receive_json_from())["type"] == "snapshot"
         await transition(job_id=job.id, status="rendering", progress=0.1, source="test")
@@ -286,7 +289,7 @@ def test_drop_mid_render_and_resume_sees_every_seq_exactly_once(user, token):
         await first.disconnect()  # the phone goes through a tunnel
         for progress in (0.3, 0.5):
             await transition(job_id=job.id, status="rendering", progress=progress, source="test")
-        second = WebsocketCommunicator(
+        second = Communicator(
             application, f"/ws/jobs/{job.id}/?token={token}&after={seen[-1]['seq']}")
         assert (await second.connect())[0]
         snapshot = await second.receive_json_from()
@@ -308,10 +311,10 @@ def test_a_token_for_another_user_is_refused_with_4403_and_a_bad_one_with_4401(u
         job = await database_sync_to_async(make_job)(user)
         other = await database_sync_to_async(lambda: Token.objects.create(user=other_user).key)()
         path = f"/ws/jobs/{job.id}/"
-        assert await closed_with(WebsocketCommunicator(application, f"{path}?token={other}")) == 4403
+        assert await closed_with(Communicator(application, f"{path}?token={other}")) == 4403
         header = (b"authorization", f"Token {other}".encode())
-        assert await closed_with(WebsocketCommunicator(application, path, headers=[header])) == 4403
-        assert await closed_with(WebsocketCommunicator(application, f"{path}?token=x{other}")) == 4401
+        assert await closed_with(Communicator(application, path, headers=[header])) == 4403
+        assert await closed_with(Communicator(application, f"{path}?token=x{other}")) == 4401
     run(body)
 
 

@@ -10,13 +10,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from django.db import connection
 
 from project.embedded import BASE_DIR, free_port, wait_for_tcp
 from project.testing.local_provider import LocalProviderProcess
+from project.testing.processes import stop_tree
 
 
 def test_database_url() -> str:
@@ -51,20 +51,23 @@ class LiveApp:
                                                     if k != "BACKEND"}}])
         env.update(extra_env or {})
         self.env = env
-        self._start("web", [sys.executable, "-m", "project.web", "--bind", "127.0.0.1",
-                            "--port", str(self.port)])
-        if full:
-            self._start("worker", [sys.executable, "manage.py", "qcluster"])
-            self._start("dispatcher", [sys.executable, "manage.py", "dispatcher"])
         try:
+            self._start("web", [sys.executable, "-m", "project.web", "--bind", "127.0.0.1",
+                                "--port", str(self.port)])
+            if full:
+                self._start("worker", [sys.executable, "manage.py", "qcluster"])
+                self._start("dispatcher", [sys.executable, "manage.py", "dispatcher"])
             wait_for_tcp(self.port, timeout=60)
         except TimeoutError:
+            self.stop()
             raise RuntimeError(f"web did not start:\n{self.log('web')}") from None
+        except BaseException:
+            self.stop()  # no fixture will: the caller never got this object
+            raise
 
     def _start(self, name: str, argv: list[str]) -> None:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115
-        # A group of its own, so stop() can also reap what a process leaves behind (qcluster's
-        # sentinel and workers outlive a killed main process).
+        # A group of its own, so kill_group() takes qcluster's sentinel and workers along.
         self.processes[name] = subprocess.Popen(argv, cwd=BASE_DIR, env=self.env, stdout=log,
                                                 stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -84,17 +87,10 @@ class LiveApp:
         self.processes[name].wait()
 
     def stop(self) -> None:
-        # SIGTERM to each main process only: django-q2's qcluster hangs when its children
-        # get the signal too. Then reap whole groups, stragglers included.
-        for process in self.processes.values():
-            process.terminate()
-        deadline = time.monotonic() + 10
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-        for name in self.processes:
-            self.kill_group(name)
-        if self.provider:
-            self.provider.stop()
+        # SIGTERM to each main process only (django-q2's qcluster hangs when its children get
+        # the signal too), then every process below them, stragglers included.
+        try:
+            stop_tree(*self.processes.values())
+        finally:
+            if self.provider:
+                self.provider.stop()

@@ -16,6 +16,7 @@ from project.embedded import (
     DEV_PROVIDER_WEBHOOK_SECRET,
     free_port,
 )
+from project.testing.processes import stop_tree
 
 
 class LocalProviderProcess:
@@ -34,7 +35,11 @@ class LocalProviderProcess:
              str(self.state_dir), "--api-key", api_key, "--webhook-secret", webhook_secret,
              *extra_args],
             cwd=BASE_DIR, stdout=self.log, stderr=subprocess.STDOUT)
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()  # no fixture will: the caller never got this object
+            raise
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -98,9 +103,7 @@ class LocalProviderProcess:
         return (self.state_dir / "provider.log").read_text(errors="replace")[-4000:]
 
     def stop(self) -> None:
-        self.process.terminate()
         try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
+            stop_tree(self.process)  # its render pool's processes too
+        finally:
+            self.log.close()

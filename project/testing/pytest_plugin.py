@@ -1,12 +1,16 @@
-"""Pytest plugin: real Redis and S3 for the test session, and no outbound internet.
+"""Pytest plugin: real Redis and S3 for the tests, no outbound internet, no leaked processes.
 
 Loaded with `-p project.testing.pytest_plugin` (see pytest.ini) so it runs before pytest-django
 imports the settings: the settings then read the URLs of the servers started here. REDIS_URL,
 DATABASE_URL and S3_ENDPOINT_URL from the environment are used as they are when set.
+
+The run fails when a process the suite started is still running at its end: every fixture must
+stop what it started, whole trees included.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import socket
@@ -14,9 +18,15 @@ import tempfile
 import uuid
 from pathlib import Path
 
+import psutil
 import pytest
 
-from project.embedded import EmbeddedServices, free_port, free_port_block
+from project.embedded import free_port, free_port_block
+from project.testing.processes import descendants, still_running
+from project.testing.services import EmbeddedServices
+
+PR_SET_CHILD_SUBREAPER = 36
+LEAK_GRACE_SECONDS = 10
 
 _services: EmbeddedServices | None = None
 
@@ -24,6 +34,7 @@ _services: EmbeddedServices | None = None
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config, parser, args):
     global _services
+    _adopt_orphans()
     data_dir = Path(tempfile.mkdtemp(prefix="surge-test-"))
     os.environ.setdefault("SURGE_VAR_DIR", str(data_dir / "var"))
     # A unique prefix keeps this run's keys apart from anything else in a shared Redis.
@@ -49,6 +60,43 @@ def pytest_load_initial_conftests(early_config, parser, args):
 def _stop_services() -> None:
     if _services is not None:
         _services.stop()
+
+
+def _adopt_orphans() -> None:
+    """Linux: become the parent of orphans of processes the suite started (a SIGKILLed
+    supervisor's children), so they stay visible to the leak check instead of moving to init."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own hook has torn down session fixtures
+def pytest_sessionfinish(session):
+    """Fail the run if a process the suite started outlived its test; then stop it."""
+    # The session's own Redis and S3 are stopped later, at cleanup.
+    services = _services.processes if _services else []
+    own = {process.pid for process in services}
+    own |= {child.pid for process in services for child in descendants(process)}
+    started = [child for child in psutil.Process().children(recursive=True)
+               if child.pid not in own]
+    leaked = still_running(started, timeout=LEAK_GRACE_SECONDS)
+    if not leaked:
+        return
+    writer = session.config.get_terminal_writer()
+    writer.line(f"\nLEAKED PROCESSES: {len(leaked)} started by the tests outlived them "
+                "(killed now; the run fails):", red=True)
+    for process in leaked:
+        try:
+            writer.line(f"  {process.pid} {' '.join(process.cmdline())[:200]}", red=True)
+        except psutil.Error:
+            writer.line(f"  {process.pid} (gone)", red=True)
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+    still_running(leaked, timeout=LEAK_GRACE_SECONDS)
+    session.exitstatus = session.exitstatus or pytest.ExitCode.TESTS_FAILED
 
 
 class OutboundInternetBlocked(RuntimeError):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from project.asgi import application
+from project.testing.websocket import Communicator
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,7 @@ def test_webhook_get_is_a_json_405(client):
 def test_unknown_websocket_paths_are_refused_not_crashed(path):
     """No route is a refused handshake (403), not an exception in the server (500)."""
     async def body():
-        comm = WebsocketCommunicator(application, path)
+        comm = Communicator(application, path)
         connected, _ = await comm.connect()
         assert not connected
     async_to_sync(body)()

@@ -5,6 +5,7 @@ import subprocess
 import pytest
 
 from project.embedded import free_port, redis_server_command, wait_for_tcp
+from project.testing.processes import stop_tree
 
 pytestmark = pytest.mark.django_db
 
@@ -29,8 +30,7 @@ def test_readyz_names_redis_when_it_stops(client, settings):
         settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
         assert client.get("/readyz").status_code == 200
     finally:
-        server.terminate()
-        server.wait()
+        stop_tree(server)
     response = client.get("/readyz")
     assert response.status_code == 503
     body = response.json()

@@ -1,6 +1,7 @@
 """`make run`'s launcher: everything starts, /readyz goes green, and it all stops together."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -8,11 +9,19 @@ import tempfile
 import time
 
 import httpx
+import psutil
 import pytest
 
 from project.embedded import BASE_DIR, free_port_block
+from project.testing.processes import descendants, still_running, stop_tree
 
 pytestmark = pytest.mark.slow
+# Generous: they only run out when something is broken, and the machine may be busy.
+STOP_SECONDS = 60
+STARTED = [re.compile(pattern) for pattern in (
+    r"Q Cluster \S+ .*running\.", r"dispatcher running", r"local_provider listening")]
+QCLUSTER_STARTED = [re.compile(pattern) for pattern in (rb"Q Cluster \S+ .*running\.",
+                                                        rb"pushing tasks")]
 
 
 @pytest.fixture
@@ -28,8 +37,8 @@ def launcher():
     process = subprocess.Popen([sys.executable, "-m", "project.run"], cwd=BASE_DIR, env=env,
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     yield process, f"http://127.0.0.1:{port}", log_path
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
+    # honcho's children run in sessions of their own: a group kill would miss them.
+    stop_tree(process, timeout=STOP_SECONDS)
     log.close()
 
 
@@ -47,19 +56,44 @@ def wait_ready(url, process, log_path, timeout=120):
     raise AssertionError(open(log_path).read()[-3000:])
 
 
+def wait_started(process, log_path, timeout=120):
+    """Until the worker, the dispatcher and the provider have finished starting."""
+    deadline = time.monotonic() + timeout
+    while True:
+        output = open(log_path).read()
+        if all(pattern.search(output) for pattern in STARTED):
+            return
+        assert process.poll() is None and time.monotonic() < deadline, output[-3000:]
+        time.sleep(0.2)
+
+
+def local_provider_of(process) -> psutil.Process:
+    """The launcher's own local provider (other checkouts on this machine run theirs)."""
+    for child in descendants(process):
+        try:
+            argv = child.cmdline()
+        except psutil.NoSuchProcess:
+            continue
+        if argv[1:3] == ["-m", "local_provider"] and "--port" in argv:
+            return child
+    raise AssertionError("the launcher started no local provider")
+
+
 def test_make_run_serves_the_app_and_stops_cleanly_on_sigterm(launcher):
     process, url, log_path = launcher
     assert wait_ready(url, process, log_path) == {
         "status": "ok", "database": "ok", "redis": "ok", "s3": "ok"}
     assert httpx.get(f"{url}/", timeout=5).status_code == 200
-    time.sleep(2)  # let the worker, dispatcher and provider finish starting
+    wait_started(process, log_path)
     output = open(log_path).read()
     assert "Surge is running at" in output
     assert "demo@surge.local" in output
     for name in ("redis", "s3", "web", "worker", "dispatcher", "provider"):
         assert f"{name} started" in output, output[-3000:]
+    tree = descendants(process)
     process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=30) in (0, 143, -15)
+    assert process.wait(timeout=STOP_SECONDS) in (0, 143, -15)
+    assert not (left := still_running(tree, timeout=STOP_SECONDS)), left
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{url}/healthz", timeout=1)
 
@@ -67,34 +101,33 @@ def test_make_run_serves_the_app_and_stops_cleanly_on_sigterm(launcher):
 def test_a_dying_child_stops_everything_loudly(launcher):
     process, url, log_path = launcher
     wait_ready(url, process, log_path)
-    time.sleep(2)
-    provider = subprocess.run(["pgrep", "-f", "-n", "local_provider --port"],
-                              capture_output=True, text=True).stdout.split()
-    assert provider, "local provider process not found"
-    os.kill(int(provider[0]), signal.SIGKILL)
-    assert process.wait(timeout=30) != 0
+    wait_started(process, log_path)
+    tree = descendants(process)
+    local_provider_of(process).kill()
+    assert process.wait(timeout=STOP_SECONDS) != 0
+    assert not (left := still_running(tree, timeout=STOP_SECONDS)), left
     assert "exited unexpectedly" in open(log_path).read()
 
 
 def test_the_worker_stops_promptly_when_its_group_is_signalled():
     """A supervisor's group SIGTERM used to leave django-q2's qcluster hanging forever."""
-    import psutil
-
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     wrapper = subprocess.Popen(
         [sys.executable, "-c", "import sys; from project.serve import run_qcluster; "
                                "sys.exit(run_qcluster())"],
         cwd=BASE_DIR, env=env, start_new_session=True, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while len(psutil.Process(wrapper.pid).children(recursive=True)) < 4:
-        assert time.monotonic() < deadline, "qcluster did not start"
-        time.sleep(0.2)
-    time.sleep(2)
-    tree = [psutil.Process(wrapper.pid), *psutil.Process(wrapper.pid).children(recursive=True)]
-    started = time.monotonic()
-    os.killpg(wrapper.pid, signal.SIGTERM)
-    wrapper.stdout.read()  # EOF once every process holding the log pipe is gone
-    assert time.monotonic() - started < 12
-    _, alive = psutil.wait_procs(tree, timeout=5)
-    assert not alive
+    try:
+        output = b""
+        while not all(pattern.search(output) for pattern in QCLUSTER_STARTED):
+            line = wrapper.stdout.readline()
+            assert line, f"qcluster exited before it started: {output[-3000:]}"
+            output += line
+        tree = [psutil.Process(wrapper.pid), *descendants(wrapper)]
+        started = time.monotonic()
+        os.killpg(wrapper.pid, signal.SIGTERM)
+        wrapper.stdout.read()  # EOF once every process holding the log pipe is gone
+        assert time.monotonic() - started < 12
+        assert not still_running(tree, timeout=5)
+    finally:
+        stop_tree(wrapper)

@@ -85,7 +85,7 @@ def submit(backend, media, **extra):
                           webhook_url=extra.pop("webhook_url", None), **SUBMIT, **extra)
 
 
-def poll(backend, job_id: str, *, until=lambda e: e.is_terminal, timeout: float = 20,
+def poll(backend, job_id: str, *, until=lambda e: e.is_terminal, timeout: float = 30,
          seen: list[ProviderEvent] | None = None) -> ProviderEvent:
     deadline = time.monotonic() + timeout
     while True:
@@ -98,7 +98,7 @@ def poll(backend, job_id: str, *, until=lambda e: e.is_terminal, timeout: float 
         time.sleep(0.04)
 
 
-def webhook_events(media, name: str, job_id: str, *, timeout: float = 10) -> list[ProviderEvent]:
+def webhook_events(media, name: str, job_id: str, *, timeout: float = 30) -> list[ProviderEvent]:
     """Every verified event delivered for this job so far, once a terminal one has arrived."""
     deadline = time.monotonic() + timeout
     while True:
@@ -149,7 +149,7 @@ def test_cancel_a_running_job(provider, media, name):
     job_id = submit(backend, media).provider_job_id
     poll(backend, job_id, until=lambda e: e.status in ("warming", "rendering"))
     assert backend.cancel(job_id) is True
-    assert poll(backend, job_id, timeout=5).status == "canceled"
+    assert poll(backend, job_id).status == "canceled"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -192,7 +192,7 @@ def test_hanging_provider_times_out_as_transient(provider, media, name):
     with pytest.raises(TransientError) as caught:
         submit(backend, media)
     assert caught.value.maybe_processed  # a timed-out create must not be retried blindly
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # read timeout 0.3 s, not the default 30 s
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -89,12 +89,12 @@ def test_redirects_are_not_followed(server):
 
 
 def test_read_timeout_is_transient_and_maybe_processed(server):
-    server.reply(200, {"late": True}, delay=1.0)
+    server.reply(200, {"late": True}, delay=5.0)
     started = time.monotonic()
     with pytest.raises(TransientError) as caught:
         client(server.url, read=0.2).send(GET)
     assert caught.value.maybe_processed
-    assert time.monotonic() - started < 0.9
+    assert time.monotonic() - started < 4  # gave up long before the reply, even on a busy box
 
 
 def test_connection_refused_is_transient_and_not_processed():

@@ -14,8 +14,9 @@ import pytest
 
 from jobs.models import TERMINAL_STATUSES, Job, JobStatus
 from jobs.services.jobs import job_create
-from project.embedded import EmbeddedServices, free_port
+from project.embedded import free_port
 from project.testing.live_app import LiveApp
+from project.testing.services import EmbeddedServices
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 LIMIT = 4
