@@ -8,6 +8,7 @@ import tempfile
 import time
 
 import httpx
+import psutil
 import pytest
 
 from project.embedded import BASE_DIR, free_port_block
@@ -68,18 +69,18 @@ def test_a_dying_child_stops_everything_loudly(launcher):
     process, url, log_path = launcher
     wait_ready(url, process, log_path)
     time.sleep(2)
-    provider = subprocess.run(["pgrep", "-f", "-n", "local_provider --port"],
-                              capture_output=True, text=True).stdout.split()
+    # Found below our launcher, never by name on the machine: others run Surge here too.
+    found = [proc for proc in psutil.Process(process.pid).children(recursive=True)
+             if proc.cmdline()[1:4] == ["-m", "local_provider", "--port"]]
+    provider = [proc for proc in found if proc.ppid() not in {other.pid for other in found}]
     assert provider, "local provider process not found"
-    os.kill(int(provider[0]), signal.SIGKILL)
+    provider[0].kill()
     assert process.wait(timeout=30) != 0
     assert "exited unexpectedly" in open(log_path).read()
 
 
 def test_the_worker_stops_promptly_when_its_group_is_signalled():
     """A supervisor's group SIGTERM used to leave django-q2's qcluster hanging forever."""
-    import psutil
-
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     wrapper = subprocess.Popen(
         [sys.executable, "-c", "import sys; from project.serve import run_qcluster; "
