@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -19,7 +21,7 @@ import httpx
 import psutil
 import pytest
 
-from project.embedded import BASE_DIR, free_port_block
+from project.embedded import BASE_DIR
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -51,9 +53,30 @@ class Stack:
         return found
 
 
+def stack_port_block(size: int = 12) -> int:
+    """A base port whose `size` ports and their +10000 twins (SeaweedFS's gRPC) are free, all
+    below the ephemeral range: there, any outgoing connection on the machine may take one of
+    them between our check and the server's bind (seen on a busy box)."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(200):
+        base = random.randrange(10000, low - 10000 - size)
+        if all(_port_free(base + i) and _port_free(base + 10000 + i) for i in range(size)):
+            return base
+    raise RuntimeError("no free block of ports below the ephemeral range")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 @pytest.fixture
 def stack():
-    port = free_port_block(12)  # nginx … socket.1 at +11, and the +10000 gRPC twins
+    port = stack_port_block()  # nginx … socket.1 at +11
     home = Path(tempfile.mkdtemp(prefix="surge-stack-"))
     home.chmod(0o711)  # PostgreSQL and nginx's workers run as other users and pass through
     env = {key: value for key, value in os.environ.items() if key not in NOT_PASSED_ON}
