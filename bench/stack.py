@@ -138,6 +138,15 @@ def check_ports_free(needed: list[tuple[int, str]]) -> None:
                                  f"pick another --port") from None
 
 
+def ephemeral_overlap(ports: list[int]) -> list[int]:
+    """Ports the kernel may also hand to outgoing connections (which would then block a bind)."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        return []
+    return [port for port in ports if low <= port <= high]
+
+
 def raise_open_files_limit() -> int:
     """Soft RLIMIT_NOFILE up to the hard limit; every child inherits it (5,000+ WebSockets)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -373,9 +382,9 @@ def run(args: argparse.Namespace, supervisor: Supervisor) -> None:
     ports = StackPorts(public=args.port, web_count=args.web, socket_count=args.sockets)
     external = {name: bool(os.environ.get(name))
                 for name in ("DATABASE_URL", "REDIS_URL", "S3_ENDPOINT_URL")}
-    check_ports_free(ports.needed(postgres=not external["DATABASE_URL"],
-                                  redis=not external["REDIS_URL"],
-                                  s3=not external["S3_ENDPOINT_URL"]))
+    needed = ports.needed(postgres=not external["DATABASE_URL"], redis=not external["REDIS_URL"],
+                          s3=not external["S3_ENDPOINT_URL"])
+    check_ports_free(needed)
     open_files = raise_open_files_limit()
     state = state_dir()
     state.mkdir(parents=True, exist_ok=True)
@@ -398,6 +407,9 @@ def run(args: argparse.Namespace, supervisor: Supervisor) -> None:
         f"nginx :{ports.public} → web ×{args.web} :{ports.web[0]}…, sockets ×{args.sockets} "
         f":{ports.sockets[0]}…; workers ×{args.workers}, dispatchers ×{args.dispatchers}; "
         f"open files {open_files}; state in {state}")
+    if overlap := ephemeral_overlap([port for port, _ in needed]):
+        supervisor.say(f"warning: ports {min(overlap)}…{max(overlap)} are in the ephemeral "
+                       f"range; an outgoing connection may take one before its server binds it")
 
     if postgres:
         postgres.prepare()
