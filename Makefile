@@ -1,11 +1,12 @@
-# Surge: `make run` starts the whole app with embedded services; `make test` runs the suite.
+# Surge: `make run` starts the whole app with embedded services; `make test` runs the suite;
+# `make stack` runs the production topology (nginx, PostgreSQL) on this machine.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test bench bench-spike bench-drain bench-ceiling bench-fanout bench-spike10 install \
-	install-dev browser clean
+.PHONY: run test bench bench-spike bench-drain bench-ceiling bench-fanout bench-spike10 stack \
+	install install-dev browser nginx postgresql clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +32,26 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "WARNING: could not install chromium; end-to-end tests will fail"; }
 
-test: install-dev browser
+# `make stack` (and its test) put Debian's nginx in front and run a private PostgreSQL cluster
+# from Debian's binaries; install them when missing. The package's own cluster is never used.
+nginx:
+	@command -v nginx >/dev/null 2>&1 || { \
+	  echo "Installing nginx from Debian packages for the production topology"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null) \
+	  || echo "WARNING: could not install nginx; make stack will fail"; }
+
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
+	  echo "Installing PostgreSQL from Debian packages for the production topology"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	  || echo "WARNING: could not install postgresql; make stack will fail"; }
+
+# nginx → web ×N, sockets ×M; workers, dispatchers, local provider; PostgreSQL, Redis, S3.
+# Flags: make stack STACK_ARGS="--port 8100 --web 2 --sockets 1 --workers 1 --dispatchers 1"
+stack: install nginx postgresql
+	$(PY) -m bench.stack $(STACK_ARGS)
+
+test: install-dev browser nginx postgresql
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Benchmarks (not part of `make test`; see BENCHMARKS.md): the pytest latency benchmark, then
