@@ -46,6 +46,8 @@ def build_environment() -> tuple[dict[str, str], dict[str, bool]]:
     env = dict(os.environ)
     env.setdefault("PORT", str(ports.web))
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # Two web processes share the port: one alone saturates a core under a spike (BENCHMARKS.md).
+    env.setdefault("WEB_PROCESSES", "2")
     embedded = {
         "redis": not env.get("REDIS_URL"),
         "s3": not env.get("S3_ENDPOINT_URL"),

@@ -90,7 +90,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "project.urls"
 # Threads per web process running Django for HTTP requests; each keeps one database connection.
-WEB_THREADS = env.int("WEB_THREADS", default=8)
+WEB_THREADS = env.int("WEB_THREADS", default=4)
 ASGI_APPLICATION = "project.asgi.application"
 WSGI_APPLICATION = None
 
@@ -337,7 +337,7 @@ JOB_EVENT_HOOKS = [
     "notifications.services.on_job_event",
 ]
 # At most one queue-position broadcast per this many seconds (see jobs/queue_broadcast.py).
-QUEUE_BROADCAST_INTERVAL = env.float("QUEUE_BROADCAST_INTERVAL", default=0.5)
+QUEUE_BROADCAST_INTERVAL = env.float("QUEUE_BROADCAST_INTERVAL", default=1.0)
 
 # --- Notifications: email and Web Push ----------------------------------------------------------
 
