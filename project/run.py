@@ -46,6 +46,9 @@ def build_environment() -> tuple[dict[str, str], dict[str, bool]]:
     env = dict(os.environ)
     env.setdefault("PORT", str(ports.web))
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # Served as users deploy it: DEBUG records every query (and on SQLite asks the database
+    # again to quote each one). `DEBUG=1 make run` brings the error pages back.
+    env.setdefault("DEBUG", "0")
     # Two web processes share the port: one alone saturates a core under a spike (BENCHMARKS.md).
     env.setdefault("WEB_PROCESSES", "2")
     embedded = {
