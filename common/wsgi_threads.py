@@ -20,13 +20,22 @@ from asgiref.wsgi import WsgiToAsgiInstance
 BODY_IN_MEMORY_BYTES = 1024 * 1024
 
 
-class ThreadPoolWsgi:
-    """An ASGI `http` application that runs `wsgi_application` on a bounded thread pool."""
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-    def __init__(self, wsgi_application, *, threads: int, max_body_bytes: int):
+
+class ThreadPoolWsgi:
+    """An ASGI `http` application that runs `wsgi_application` on bounded thread pools.
+
+    Reads (GET, HEAD, OPTIONS) have threads of their own: a status poll or a page must not
+    wait behind a backlog of submissions, each of which holds the database's write lock.
+    """
+
+    def __init__(self, wsgi_application, *, threads: int, read_threads: int,
+                 max_body_bytes: int):
         self.wsgi_application = wsgi_application
         self.max_body_bytes = max_body_bytes
         self.workers = _Workers(threads, name="http")
+        self.readers = _Workers(read_threads, name="http-read")
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -51,7 +60,8 @@ class ThreadPoolWsgi:
                     break
             body.seek(0)
             request = _Request(self.wsgi_application, scope, send, asyncio.get_running_loop())
-            whole = await self.workers.run(request.run, body)
+            workers = self.readers if scope["method"] in READS else self.workers
+            whole = await workers.run(request.run, body)
         if whole is not None:  # sent from here: the thread is free again without waiting
             start, payload = whole
             await send(start)

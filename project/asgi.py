@@ -20,6 +20,7 @@ from project.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter({
     "http": ThreadPoolWsgi(WSGIHandler(), threads=settings.WEB_THREADS,
+                           read_threads=settings.WEB_READ_THREADS,
                            max_body_bytes=settings.MAX_REQUEST_BODY_BYTES),
     # Session (same-origin browsers) or DRF token (mobile apps); see notifications/middleware.py.
     "websocket": OriginGuard(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),

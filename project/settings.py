@@ -91,6 +91,8 @@ MIDDLEWARE = [
 ROOT_URLCONF = "project.urls"
 # Threads per web process running Django for HTTP requests; each keeps one database connection.
 WEB_THREADS = env.int("WEB_THREADS", default=4)
+# ... and for reads (GET, HEAD, OPTIONS), so polls and pages never queue behind submissions.
+WEB_READ_THREADS = env.int("WEB_READ_THREADS", default=2)
 ASGI_APPLICATION = "project.asgi.application"
 WSGI_APPLICATION = None
 

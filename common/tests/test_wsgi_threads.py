@@ -31,7 +31,7 @@ def streamed(environ, start_response):
     return streamed.result
 
 
-async def call(app, *, body=b"", headers=()):
+async def call(app, *, body=b"", headers=(), method="POST"):
     sent, chunks = [], [{"type": "http.request", "body": body[:3], "more_body": True},
                         {"type": "http.request", "body": body[3:]}]
 
@@ -40,7 +40,7 @@ async def call(app, *, body=b"", headers=()):
 
     async def send(message):
         sent.append(message)
-    scope = {"type": "http", "method": "POST", "path": "/", "query_string": b"",
+    scope = {"type": "http", "method": method, "path": "/", "query_string": b"",
              "http_version": "1.1", "headers": list(headers), "server": ("127.0.0.1", 80)}
     await app(scope, receive, send)
     return sent
@@ -48,7 +48,7 @@ async def call(app, *, body=b"", headers=()):
 
 def test_requests_share_a_bounded_set_of_threads():
     """Sixty concurrent requests run on at most four threads, each reused (caches survive)."""
-    app = ThreadPoolWsgi(echo_thread, threads=4, max_body_bytes=100)
+    app = ThreadPoolWsgi(echo_thread, threads=4, read_threads=1, max_body_bytes=100)
 
     async def many():
         return await asyncio.gather(*(call(app, body=b"hello") for _ in range(60)))
@@ -59,7 +59,7 @@ def test_requests_share_a_bounded_set_of_threads():
 
 
 def test_a_body_over_the_limit_is_refused_with_the_api_error_shape():
-    app = ThreadPoolWsgi(echo_thread, threads=1, max_body_bytes=4)
+    app = ThreadPoolWsgi(echo_thread, threads=1, read_threads=1, max_body_bytes=4)
     declared = asyncio.run(call(app, body=b"x", headers=[(b"content-length", b"99")]))
     assert declared[0]["status"] == 413
     undeclared = asyncio.run(call(app, body=b"123456"))
@@ -67,7 +67,29 @@ def test_a_body_over_the_limit_is_refused_with_the_api_error_shape():
 
 
 def test_a_streamed_response_is_sent_in_chunks_and_closed():
-    app = ThreadPoolWsgi(streamed, threads=1, max_body_bytes=100)
+    app = ThreadPoolWsgi(streamed, threads=1, read_threads=1, max_body_bytes=100)
     sent = asyncio.run(call(app))
     assert [message.get("body") for message in sent[1:]] == [b"a", b"b", None]
     assert streamed.result.closed
+
+
+def test_reads_do_not_wait_behind_writes():
+    """A GET is answered while every write thread is busy."""
+    release = threading.Event()
+
+    def app(environ, start_response):
+        if environ["REQUEST_METHOD"] == "POST":
+            release.wait(10)
+        start_response("200 OK", [])
+        return [environ["REQUEST_METHOD"].encode()]
+    pool = ThreadPoolWsgi(app, threads=1, read_threads=1, max_body_bytes=100)
+
+    async def scenario():
+        write = asyncio.ensure_future(call(pool))
+        await asyncio.sleep(0.05)
+        read = await asyncio.wait_for(call(pool, method="GET"), timeout=5)
+        assert not write.done()
+        release.set()
+        return read, await write
+    read, write = asyncio.run(scenario())
+    assert read[1]["body"] == b"GET" and write[1]["body"] == b"POST"
