@@ -356,12 +356,12 @@ def test_the_all_jobs_socket_gets_one_positions_frame_per_pass(user, other_user)
         ahead = await database_sync_to_async(make_job)(other_user)
         comm = communicator("/ws/jobs/", cookie)
         assert (await comm.connect())[0]
-        await receive_until(comm, "snapshot", timeout=30)
+        await receive_until(comm, "snapshot")
         await transition(job_id=mine[0].id, status="dispatching", source="test")
         await transition(job_id=ahead.id, status="dispatching", source="test")
-        frame = await receive_until(comm, "queue.positions", timeout=30)
+        frame = await receive_until(comm, "queue.positions")
         while frame["jobs"][-1]["queue_position"] != 1:  # until the pass after both changes
-            frame = await receive_until(comm, "queue.positions", timeout=30)
+            frame = await receive_until(comm, "queue.positions")
         assert [(entry["job_id"], entry["queue_position"]) for entry in frame["jobs"]] == [
             (str(mine[1].id), 0), (str(mine[2].id), 1)]
         assert frame["changed_at"]
