@@ -22,7 +22,7 @@ from bench.load import OpenLoop, Outcome, SocketFleet
 
 NAME = "fanout"
 TARGETS = {"sockets": 5000, "delivery_p99_ms": 250, "kb_per_socket": 60}
-SOCKET_ROLES = ("web",)  # daphne serves HTTP and WebSockets in one process
+SOCKET_ROLES = ("web",)  # uvicorn serves HTTP and WebSockets in one process
 
 
 def build_parser():

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-# First match wins: `project.serve web` execs `project.web` (daphne); the worker is qcluster.
+# First match wins: `project.serve web` execs `project.web` (uvicorn); the worker is qcluster.
 ROLE_PATTERNS = (
     ("web", ("project.serve web", "project.web", "uvicorn", "daphne", "gunicorn", "granian",
              "hypercorn")),

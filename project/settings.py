@@ -126,6 +126,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1, "max_size": env.int("DB_POOL_SIZE", default=10), "timeout": 30}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite whose writers queue on a file lock rather than sleep in SQLite's busy handler.
+    DATABASES["default"]["ENGINE"] = "common.sqlite"
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets the web and worker processes read while one of them writes.
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",

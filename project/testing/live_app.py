@@ -22,7 +22,7 @@ from project.testing.processes import stop_tree
 def test_database_url() -> str:
     """The test database (not the development one) as a DATABASE_URL for child processes."""
     db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
+    if connection.vendor == "sqlite":
         return f"sqlite:///{db['NAME']}"
     return (f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
             f"{db['PORT'] or 5432}/{db['NAME']}")

@@ -1,0 +1,67 @@
+"""SQLite with writers queued by the kernel instead of SQLite's busy handler.
+
+With several processes writing, a transaction that finds the write lock taken sleeps in
+SQLite's busy handler: 1, 2, 5, 10 … up to 100 ms at a time, however soon the lock frees.
+Under a spike most writers were asleep while the database sat idle (measured: 57 submissions
+a second). Here every write transaction (BEGIN IMMEDIATE, see settings) first takes an
+exclusive flock on a file beside the database, which the kernel hands to the next waiter the
+moment it is released — also when the holder dies. Reads never take it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+
+from django.db.backends.sqlite3 import base
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    _write_lock_fd: int | None = None
+    _holding_write_lock = False
+
+    def get_new_connection(self, conn_params):
+        connection = super().get_new_connection(conn_params)
+        if not self.is_in_memory_db() and self._write_lock_fd is None:
+            self._write_lock_fd = os.open(f"{self.settings_dict['NAME']}.write-lock",
+                                          os.O_RDWR | os.O_CREAT, 0o600)
+        return connection
+
+    def _start_transaction_under_autocommit(self):
+        self._take_write_lock()
+        try:
+            super()._start_transaction_under_autocommit()
+        except BaseException:
+            self._free_write_lock()
+            raise
+
+    def _commit(self):
+        try:
+            super()._commit()
+        finally:
+            self._free_write_lock()
+
+    def _rollback(self):
+        try:
+            super()._rollback()
+        finally:
+            self._free_write_lock()
+
+    def _close(self):
+        try:
+            super()._close()
+        finally:
+            self._free_write_lock()
+            if self._write_lock_fd is not None:
+                os.close(self._write_lock_fd)
+                self._write_lock_fd = None
+
+    def _take_write_lock(self) -> None:
+        if self._write_lock_fd is not None and not self._holding_write_lock:
+            fcntl.flock(self._write_lock_fd, fcntl.LOCK_EX)  # waits without the GIL
+            self._holding_write_lock = True
+
+    def _free_write_lock(self) -> None:
+        if self._holding_write_lock:
+            self._holding_write_lock = False
+            fcntl.flock(self._write_lock_fd, fcntl.LOCK_UN)

@@ -1,0 +1,56 @@
+"""common/sqlite: write transactions queue on a file lock, across threads and processes."""
+
+from __future__ import annotations
+
+import fcntl
+import threading
+import time
+
+import pytest
+from django.db import connection, transaction
+
+from accounts.models import User
+
+pytestmark = [pytest.mark.django_db(transaction=True),
+              pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's backend")]
+
+
+def test_a_writer_waits_for_the_one_in_its_transaction_then_goes_at_once():
+    holding, release, order = threading.Event(), threading.Event(), []
+
+    def first():
+        try:
+            with transaction.atomic():
+                User.objects.create_user("first@example.com", "x-Strong-Pass-1")
+                holding.set()
+                release.wait(30)
+                order.append("first")
+        finally:
+            connection.close()
+
+    def second():
+        try:
+            holding.wait(30)
+            with transaction.atomic():
+                order.append("second")
+                User.objects.create_user("second@example.com", "x-Strong-Pass-2")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    assert holding.wait(30)
+    time.sleep(0.3)  # the second writer has had time to start its transaction: it must wait
+    assert order == []
+    # The queue is the kernel's: the lock beside the database is held by the first writer.
+    with open(f"{connection.settings_dict['NAME']}.write-lock", "rb") as lock:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    started = time.monotonic()
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    assert order == ["first", "second"]
+    assert time.monotonic() - started < 1  # handed over at once, not after a busy-handler nap
+    assert User.objects.count() == 2
