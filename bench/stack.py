@@ -39,6 +39,7 @@ from project.embedded import (
     DEV_S3_ACCESS_KEY,
     DEV_S3_SECRET_KEY,
     PortLayout,
+    first_taken_port,
     redis_server_command,
     weed_command,
 )
@@ -127,15 +128,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def check_ports_free(needed: list[tuple[int, str]]) -> None:
-    for port, what in needed:
-        with socket.socket() as sock:
-            # SO_REUSEADDR, as servers set it: a port left in TIME_WAIT counts as free.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                raise PortTaken(f"port {port} is taken (needed by {what}); "
-                                 f"pick another --port") from None
+    taken = first_taken_port(needed)
+    if taken:
+        raise PortTaken(f"port {taken[0]} is taken (needed by {taken[1]}); pick another --port")
 
 
 def ephemeral_overlap(ports: list[int]) -> list[int]:

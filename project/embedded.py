@@ -74,6 +74,19 @@ def free_port_block(size: int) -> int:
     raise RuntimeError("no free block of loopback ports")
 
 
+def first_taken_port(needed: list[tuple[int, str]]) -> tuple[int, str] | None:
+    """The first (port, what needs it) that cannot be bound on 127.0.0.1, or None."""
+    for port, what in needed:
+        with socket.socket() as sock:
+            # SO_REUSEADDR, as servers set it: a port left in TIME_WAIT counts as free.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return port, what
+    return None
+
+
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
         try:

@@ -24,6 +24,7 @@ from project.embedded import (
     DEV_PROVIDER_WEBHOOK_SECRET,
     DEV_S3_ACCESS_KEY,
     DEV_S3_SECRET_KEY,
+    first_taken_port,
     port_layout,
     redis_server_command,
     var_dir,
@@ -109,8 +110,40 @@ def announce_when_ready(env: dict[str, str]) -> None:
     sys.stdout.flush()
 
 
+def ports_needed(env: dict[str, str], embedded: dict[str, bool]) -> list[tuple[int, str]]:
+    """Every local port `make run` will listen on, with what needs it."""
+    ports = port_layout()
+    needed = [(int(env["PORT"]), "the web server (PORT)")]
+    if embedded["redis"]:
+        needed.append((ports.redis, "embedded Redis (PORT+1)"))
+    if embedded["s3"]:
+        needed.append((ports.s3, "embedded S3 (PORT+2)"))
+        for offset, port in enumerate(ports.s3_internal, start=4):
+            needed += [(port, f"SeaweedFS (PORT+{offset})"),
+                       (port + 10000, f"SeaweedFS gRPC (PORT+{offset + 10000})")]
+    if embedded["local_provider"]:
+        needed.append((ports.local_provider, "the local provider (PORT+3)"))
+    return needed
+
+
+def refusal(env: dict[str, str], embedded: dict[str, bool]) -> str | None:
+    """Why `make run` cannot start here (one line), or None."""
+    highest = max(port for port, _ in ports_needed(env, embedded))
+    if highest > 65535:
+        return (f"PORT={env['PORT']} is too high: it needs port {highest} "
+                f"(PORT+10007 for SeaweedFS); use a PORT up to {65535 - 10007}")
+    taken = first_taken_port(ports_needed(env, embedded))
+    if taken:
+        return f"port {taken[0]} is already in use (needed by {taken[1]}); set another PORT"
+    return None
+
+
 def main() -> int:
     env, embedded = build_environment()
+    problem = refusal(env, embedded)
+    if problem:
+        sys.stderr.write(f"Surge cannot start: {problem}\n")
+        return 2
     os.environ.update(env)
     print(f"Surge: state in {var_dir()}, web port {env['PORT']}; embedded services: "
           + (", ".join(name for name, on in embedded.items() if on) or "none"), flush=True)

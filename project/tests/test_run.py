@@ -3,6 +3,7 @@
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -131,3 +132,25 @@ def test_the_worker_stops_promptly_when_its_group_is_signalled():
         assert not still_running(tree, timeout=5)
     finally:
         stop_tree(wrapper)
+
+
+def test_make_run_names_a_taken_port_before_starting_anything(tmp_path):
+    """One line naming the port and what needs it; nothing is started."""
+    port = free_port_block(8)
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("REDIS_URL", "S3_ENDPOINT_URL", "DATABASE_URL", "SURGE_REDIS_PREFIX",
+                          "DJANGO_SETTINGS_MODULE", "PYTEST_CURRENT_TEST")}
+    env.update(PORT=str(port), SURGE_VAR_DIR=str(tmp_path))
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port + 3))
+        squatter.listen()
+        result = subprocess.run([sys.executable, "-m", "project.run"], cwd=BASE_DIR, env=env,
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert f"port {port + 3} is already in use (needed by the local provider (PORT+3))" in \
+        result.stderr
+    assert "started" not in result.stdout
+    env["PORT"] = "60000"
+    result = subprocess.run([sys.executable, "-m", "project.run"], cwd=BASE_DIR, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "PORT=60000 is too high" in result.stderr
