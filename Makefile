@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
 .PHONY: run test bench bench-spike bench-drain bench-ceiling bench-fanout bench-spike10 stack \
-	install install-dev browser nginx postgresql clean
+	install install-dev browser nginx postgresql lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,10 @@ bench: install-dev
 
 bench-spike bench-drain bench-ceiling bench-fanout bench-spike10: bench-%: install-dev
 	$(PY) -m bench $* $(BENCH_ARGS)
+
+# ruff.toml: pyflakes, pycodestyle and import order.
+lint: install-dev
+	$(PY) -m ruff check .
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache

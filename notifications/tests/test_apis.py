@@ -49,7 +49,7 @@ def test_list_is_cursor_paginated(api, user):
 
 def test_mark_one_and_all_read(api, user):
     """Marking read returns the new unread count."""
-    first, second, third = notify(user), notify(user), notify(user)
+    first, _second, _third = notify(user), notify(user), notify(user)
     response = api.post(f"/api/v1/notifications/{first.id}/read/")
     assert response.status_code == 200
     assert response.json()["unread_count"] == 2 and response.json()["notification"]["read_at"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from providers.base import ProviderBackend
 from providers.backends.fal import FalBackend
 from providers.backends.replicate import ReplicateBackend
 from providers.backends.wavespeed import WaveSpeedBackend
+from providers.base import ProviderBackend
 from providers.events import ProviderEvent, Submission
 from providers.exceptions import ProviderNotConfigured
 from providers.http import ApiRequest

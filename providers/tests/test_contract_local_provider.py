@@ -8,13 +8,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from project.testing.local_provider import LocalProviderProcess
 from providers import registry
 from providers.events import ProviderEvent
 from providers.exceptions import PermanentError, RateLimited, TransientError
-from providers.webhooks import parse_webhook
 from providers.tests.conftest import SECRET
 from providers.tests.support import Reply, ScriptedServer
-from project.testing.local_provider import LocalProviderProcess
+from providers.webhooks import parse_webhook
 
 REPO = Path(__file__).resolve().parents[2]
 SELFIE = REPO / "static" / "samples" / "selfie-astronaut.jpg"

@@ -9,7 +9,7 @@ import pytest
 
 from providers.exceptions import PermanentError, RateLimited, TransientError
 from providers.http import ApiRequest, ProviderHttp, parse_retry_after
-from providers.tests.support import load_fixture, free_port
+from providers.tests.support import free_port, load_fixture
 
 
 def client(url: str, *, read: float = 5.0, envelope_codes: bool = False) -> ProviderHttp:

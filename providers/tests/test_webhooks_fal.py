@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from providers.exceptions import TransientError, WebhookPayloadInvalid, WebhookSignatureInvalid
+from providers.tests.support import fixture_bytes, free_port
 from providers.webhooks import jwks
 from providers.webhooks.fal import FalWebhook
-from providers.tests.support import fixture_bytes, free_port
 
 BODY = fixture_bytes("fal", "webhook_ok")
 REQUEST_ID = "764cabcf-b745-4b3e-ae38-1200304cf45b"

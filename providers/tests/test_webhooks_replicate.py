@@ -16,10 +16,10 @@ from providers.exceptions import (
     WebhookPayloadInvalid,
     WebhookSignatureInvalid,
 )
-from providers.webhooks import parse_webhook
-from providers.webhooks.replicate import ReplicateWebhook
 from providers.tests.conftest import SECRET
 from providers.tests.support import fixture_bytes
+from providers.webhooks import parse_webhook
+from providers.webhooks.replicate import ReplicateWebhook
 
 OTHER_SECRET = "whsec_" + base64.b64encode(b"another-secret-of-32-bytes-long!").decode()
 MSG_ID = "msg_2bYy8vLqFhF3x9ZQ0kq1cR5hT7u"

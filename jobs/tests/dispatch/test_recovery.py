@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from jobs.dispatch import slots
 from jobs.dispatch import redis as dispatch_redis
+from jobs.dispatch import slots
 from jobs.dispatch.engine import dispatch_pending
 from jobs.dispatch.reconciler import reconcile_once
 from jobs.models import Job, JobStatus
