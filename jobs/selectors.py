@@ -60,10 +60,6 @@ def selfie_list_for_user(*, user) -> QuerySet[Selfie]:
     return Selfie.objects.filter(user=user).order_by("-created_at", "-id")
 
 
-def active_job_count(*, user) -> int:
-    return Job.objects.filter(user=user, status__in=ACTIVE_STATUSES).count()
-
-
 def user_line_summary(*, user) -> tuple[int, int]:
     """(unfinished jobs, the round of the user's latest one): one indexed query for a submit."""
     summary = Job.objects.filter(user=user, status__in=ACTIVE_STATUSES).aggregate(

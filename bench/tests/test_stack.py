@@ -8,7 +8,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ import httpx
 import psutil
 import pytest
 
-from project.embedded import BASE_DIR
+from project.embedded import BASE_DIR, first_taken_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -60,18 +59,10 @@ def stack_port_block(size: int = 12) -> int:
     low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     for _ in range(200):
         base = random.randrange(10000, low - 10000 - size)
-        if all(_port_free(base + i) and _port_free(base + 10000 + i) for i in range(size)):
+        if first_taken_port([(base + offset + twin, "") for offset in range(size)
+                             for twin in (0, 10000)]) is None:
             return base
     raise RuntimeError("no free block of ports below the ephemeral range")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 @pytest.fixture
