@@ -13,7 +13,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from project.embedded import (
+from launcher.embedded import (
     DEFAULT_BUCKET,
     DEV_PROVIDER_API_KEY,
     DEV_PROVIDER_WEBHOOK_SECRET,

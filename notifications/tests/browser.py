@@ -9,7 +9,7 @@ from pathlib import Path
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
 
-from project.embedded import BASE_DIR
+from launcher.embedded import BASE_DIR
 
 ARTIFACTS = BASE_DIR / "test-artifacts"
 

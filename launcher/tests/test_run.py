@@ -1,5 +1,6 @@
 """`make run`'s launcher: everything starts, /readyz goes green, and it all stops together."""
 
+import io
 import os
 import re
 import signal
@@ -8,21 +9,34 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 
 import httpx
 import psutil
 import pytest
+from honcho.printer import Message
 
-from project.embedded import BASE_DIR, free_port_block
+from launcher.embedded import BASE_DIR, free_port_block
+from launcher.run import ExitRecordingPrinter
 from project.testing.processes import descendants, still_running, stop_tree
 
-pytestmark = pytest.mark.slow
 # Generous: they only run out when something is broken, and the machine may be busy.
 STOP_SECONDS = 60
 STARTED = [re.compile(pattern) for pattern in (
     r"Q Cluster \S+ .*running\.", r"dispatcher running", r"local_provider listening")]
 QCLUSTER_STARTED = [re.compile(pattern) for pattern in (rb"Q Cluster \S+ .*running\.",
                                                         rb"pushing tasks")]
+
+
+def test_the_process_that_stopped_first_is_the_one_named():
+    """The first "<name> stopped" line of honcho's manager names the process that failed."""
+    printer = ExitRecordingPrinter(io.StringIO())
+    for data in ("web started (pid=10)\n", "provider stopped (rc=-9)\n",
+                 "sending SIGTERM to web (pid 10)\n", "web stopped (rc=-15)\n"):
+        printer.write(Message("line", data, datetime.now(), "system", None))
+    printer.write(Message("line", "worker stopped (rc=1)\n", datetime.now(), "web", None))
+    assert printer.exits == [("provider", -9), ("web", -15)]
+    assert printer.first_exit() == "provider"
 
 
 @pytest.fixture
@@ -35,7 +49,7 @@ def launcher():
     env.update(PORT=str(port), SURGE_VAR_DIR=var, DEMO="1", PYTHONUNBUFFERED="1")
     log_path = os.path.join(var, "run.log")
     log = open(log_path, "wb")  # noqa: SIM115
-    process = subprocess.Popen([sys.executable, "-m", "project.run"], cwd=BASE_DIR, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "launcher.run"], cwd=BASE_DIR, env=env,
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     yield process, f"http://127.0.0.1:{port}", log_path
     # honcho's children run in sessions of their own: a group kill would miss them.
@@ -80,6 +94,7 @@ def local_provider_of(process) -> psutil.Process:
     raise AssertionError("the launcher started no local provider")
 
 
+@pytest.mark.slow
 def test_make_run_serves_the_app_and_stops_cleanly_on_sigterm(launcher):
     process, url, log_path = launcher
     assert wait_ready(url, process, log_path) == {
@@ -99,6 +114,7 @@ def test_make_run_serves_the_app_and_stops_cleanly_on_sigterm(launcher):
         httpx.get(f"{url}/healthz", timeout=1)
 
 
+@pytest.mark.slow
 def test_a_dying_child_stops_everything_loudly(launcher):
     process, url, log_path = launcher
     wait_ready(url, process, log_path)
@@ -107,14 +123,15 @@ def test_a_dying_child_stops_everything_loudly(launcher):
     local_provider_of(process).kill()
     assert process.wait(timeout=STOP_SECONDS) != 0
     assert not (left := still_running(tree, timeout=STOP_SECONDS)), left
-    assert "exited unexpectedly" in open(log_path).read()
+    assert "process provider exited unexpectedly" in open(log_path).read()
 
 
+@pytest.mark.slow
 def test_the_worker_stops_promptly_when_its_group_is_signalled():
     """A supervisor's group SIGTERM used to leave django-q2's qcluster hanging forever."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     wrapper = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from project.serve import run_qcluster; "
+        [sys.executable, "-c", "import sys; from launcher.serve import run_qcluster; "
                                "sys.exit(run_qcluster())"],
         cwd=BASE_DIR, env=env, start_new_session=True, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT)
@@ -134,6 +151,7 @@ def test_the_worker_stops_promptly_when_its_group_is_signalled():
         stop_tree(wrapper)
 
 
+@pytest.mark.slow
 def test_make_run_names_a_taken_port_before_starting_anything(tmp_path):
     """One line naming the port and what needs it; nothing is started."""
     port = free_port_block(8)
@@ -144,13 +162,13 @@ def test_make_run_names_a_taken_port_before_starting_anything(tmp_path):
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", port + 3))
         squatter.listen()
-        result = subprocess.run([sys.executable, "-m", "project.run"], cwd=BASE_DIR, env=env,
+        result = subprocess.run([sys.executable, "-m", "launcher.run"], cwd=BASE_DIR, env=env,
                                 capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert f"port {port + 3} is already in use (needed by the local provider (PORT+3))" in \
         result.stderr
     assert "started" not in result.stdout
     env["PORT"] = "60000"
-    result = subprocess.run([sys.executable, "-m", "project.run"], cwd=BASE_DIR, env=env,
+    result = subprocess.run([sys.executable, "-m", "launcher.run"], cwd=BASE_DIR, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "PORT=60000 is too high" in result.stderr

@@ -1,4 +1,4 @@
-"""The web server as `make run` starts it (project.web): what reaches Django, and its own refusals."""
+"""The web server as `make run` starts it (launcher.web): what reaches Django, and its own refusals."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ def wait_for_dependencies() -> None:
     django.setup()
     from django.conf import settings
 
-    from project.embedded import wait_for_s3_bucket, wait_for_tcp
+    from launcher.embedded import wait_for_s3_bucket, wait_for_tcp
 
     redis_url = urlparse(settings.REDIS_URL)
     if redis_url.hostname in ("127.0.0.1", "localhost"):
@@ -49,7 +49,7 @@ def main() -> None:
     print(f"{args.role}: dependencies ready in {time.monotonic() - started:.1f}s", flush=True)
     if args.role == "web":
         port = str(args.port or os.environ.get("PORT", "8000"))
-        os.execvp(sys.executable, [sys.executable, "-m", "project.web", "--bind", args.bind,
+        os.execvp(sys.executable, [sys.executable, "-m", "launcher.web", "--bind", args.bind,
                                    "--port", port])
     if args.role == "worker":
         sys.exit(run_qcluster())

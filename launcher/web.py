@@ -1,4 +1,4 @@
-"""`python -m project.web --bind 127.0.0.1 --port 8000`: the web server (HTTP and WebSocket).
+"""`python -m launcher.web --bind 127.0.0.1 --port 8000`: the web server (HTTP and WebSocket).
 
 uvicorn (uvloop, httptools) runs project.asgi: HTTP requests on a bounded pool of Django threads,
 WebSockets on the event loop. Chosen from measurements on a 2-core machine: BENCHMARKS.md.

@@ -9,6 +9,7 @@ all; a process that dies stops the rest, loudly.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -16,8 +17,9 @@ import threading
 
 from honcho import manager as honcho_manager
 from honcho.manager import Manager
+from honcho.printer import Printer
 
-from project.embedded import (
+from launcher.embedded import (
     BASE_DIR,
     DEFAULT_BUCKET,
     DEV_PROVIDER_API_KEY,
@@ -39,6 +41,28 @@ honcho_manager.KILL_WAIT = 12
 
 def _command(argv: list[str]) -> str:
     return shlex.join(argv)
+
+
+class ExitRecordingPrinter(Printer):
+    """honcho's printer, noting each process's exit from the "<name> stopped (rc=N)" line that
+    the manager prints for it, so the launcher can name the one that died first."""
+
+    STOPPED = re.compile(r"^(?P<name>\S+) stopped \(rc=(?P<rc>-?\d+)\)$")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.exits: list[tuple[str, int]] = []
+
+    def write(self, message):
+        if message.name == honcho_manager.SYSTEM_PRINTER_NAME:
+            stopped = self.STOPPED.match(str(message.data).strip())
+            if stopped:
+                self.exits.append((stopped["name"], int(stopped["rc"])))
+        super().write(message)
+
+    def first_exit(self) -> str | None:
+        """The process that stopped first: the one that brought the others down."""
+        return self.exits[0][0] if self.exits else None
 
 
 def build_environment() -> tuple[dict[str, str], dict[str, bool]]:
@@ -84,11 +108,11 @@ def add_processes(manager: Manager, env: dict[str, str], embedded: dict[str, boo
             s3_port=ports.s3, internal_ports=ports.s3_internal, data_dir=data / "s3",
             bucket=bucket)), env=env)
     bind = env.get("BIND", "127.0.0.1")
-    manager.add_process("web", _command([PYTHON, "-m", "project.serve", "web", "--bind", bind]),
+    manager.add_process("web", _command([PYTHON, "-m", "launcher.serve", "web", "--bind", bind]),
                         env=env, cwd=str(BASE_DIR))
-    manager.add_process("worker", _command([PYTHON, "-m", "project.serve", "worker"]), env=env,
+    manager.add_process("worker", _command([PYTHON, "-m", "launcher.serve", "worker"]), env=env,
                         cwd=str(BASE_DIR))
-    manager.add_process("dispatcher", _command([PYTHON, "-m", "project.serve", "dispatcher"]),
+    manager.add_process("dispatcher", _command([PYTHON, "-m", "launcher.serve", "dispatcher"]),
                         env=env, cwd=str(BASE_DIR))
     if embedded["local_provider"]:
         manager.add_process("provider", _command([
@@ -150,15 +174,14 @@ def main() -> int:
     manage(env, "migrate", "--noinput", "-v", "0")
     if env.get("DEMO") == "1":
         manage(env, "ensure_demo_user")
-    manager = Manager()
+    printer = ExitRecordingPrinter(sys.stdout)
+    manager = Manager(printer=printer)
     add_processes(manager, env, embedded)
     threading.Thread(target=announce_when_ready, args=(env,), daemon=True).start()
     manager.loop()
     if manager.returncode not in (0, 130, 143):
-        failed = [name for name, proc in manager._processes.items()
-                  if proc.get("returncode") not in (None, 0, -15, 143)]
         sys.stderr.write(
-            "\n!!! Surge stopped: process " + (", ".join(failed) or "?")
+            f"\n!!! Surge stopped: process {printer.first_exit() or '?'}"
             + f" exited unexpectedly (rc={manager.returncode}). See its log lines above.\n")
     return manager.returncode or 0
 
