@@ -42,7 +42,7 @@ from launcher.embedded import (
     redis_server_command,
     weed_command,
 )
-from notifications.vapid import generate_vapid_keys
+from notifications.deliveries.vapid import generate_vapid_keys
 
 PYTHON = sys.executable
 NGINX_CONF = Path(__file__).with_name("stack_nginx.conf")  # placeholders: %(name)s

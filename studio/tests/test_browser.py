@@ -11,9 +11,9 @@ from playwright.sync_api import expect
 
 from accounts.models import User
 from jobs.services.transitions import job_transition
-from notifications.tests.browser import in_thread, login_cookie, shot, tiny_mp4
 from notifications.tests.conftest import PASSWORD, make_job
 from project.testing.live_app import LiveApp
+from studio.tests.browser import in_thread, login_cookie, shot, tiny_mp4
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -79,7 +79,8 @@ def test_job_page_shows_each_stage_live_then_plays_the_video(page, live_app):
 
 
 def test_a_failed_job_says_why_and_offers_retry_at_phone_width(page, live_app):
-    """At 360 px the page fits the screen; a failure shows its reason and a Retry button."""
+    """At 360 px the page fits the screen; a failure shows its reason and a Retry button that
+    opens the new job."""
     user = in_thread(User.objects.create_user, "bo@example.com", PASSWORD)
     job = in_thread(make_job, user)
     page.context.add_cookies([login_cookie(user, live_app.url)])
@@ -95,6 +96,10 @@ def test_a_failed_job_says_why_and_offers_retry_at_phone_width(page, live_app):
     expect(page.locator("[data-cancel]")).to_be_hidden()
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     shot(page, "ui-phone-failed")
+    with page.expect_navigation():  # to the new job's page, at the URL the API gave
+        page.locator("[data-retry]").click()
+    assert re.fullmatch(rf"{live_app.url}/app/jobs/[0-9a-f-]{{36}}/", page.url), page.url
+    assert str(job.id) not in page.url
     page.goto(f"{live_app.url}/app/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     shot(page, "ui-phone-create")

@@ -1,4 +1,4 @@
-"""jobs/queue_broadcast.py: every queue position from one query, one message per user, coalesced."""
+"""notifications/sockets/queue_broadcast.py: every queue position from one query, one message per user, coalesced."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from jobs import queue_broadcast
 from jobs.dispatch import redis as dispatch_redis
 from jobs.services.transitions import job_transition
+from notifications.sockets import queue_broadcast
 from notifications.tests.conftest import make_job
 
 pytestmark = pytest.mark.django_db(transaction=True)

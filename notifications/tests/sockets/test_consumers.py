@@ -8,10 +8,11 @@ from channels.db import database_sync_to_async
 from django.contrib.sessions.backends.db import SessionStore
 from rest_framework.authtoken.models import Token
 
-from jobs import queue_broadcast
 from jobs.events import send_job_event
 from jobs.models import Job, JobEvent
-from jobs.services.transitions import event_message, job_transition
+from jobs.presenter import job_event_message
+from jobs.services.transitions import job_transition
+from notifications.sockets import queue_broadcast
 from notifications.tests.conftest import make_job
 from project.asgi import application
 from project.testing.websocket import Communicator
@@ -140,7 +141,8 @@ def test_resume_with_after_replays_missed_events_without_gaps_or_duplicates(user
             (3, "submitted", True), (4, "warming", True)]
         # A late delivery of an old event (already replayed) must not be sent again.
         old = await database_sync_to_async(
-            lambda: event_message(Job.objects.get(pk=job.id), JobEvent.objects.get(job=job, seq=4)))()
+            lambda: job_event_message(Job.objects.get(pk=job.id),
+                                      JobEvent.objects.get(job=job, seq=4)))()
         await database_sync_to_async(send_job_event)(old)
         await transition(job_id=job.id, status="rendering", progress=0.1, source="test")
         live = await receive_until(comm, "job.event")
@@ -323,9 +325,9 @@ def test_a_warming_job_is_promised_a_cold_start_not_a_warm_render(user):
     render median alone promised ~5 s for a 40 s cold start."""
     from django.core.cache import cache
 
-    from notifications.selectors import DEFAULT_WARMUP_SECONDS
+    from jobs.presenter import DEFAULT_WARMUP_SECONDS
 
-    cache.delete("notifications:recent-warmup-seconds")  # no cold starts measured: the default
+    cache.delete("jobs:recent-warmup-seconds")  # no cold starts measured: the default
     cookie = session_cookie(user)
     async def body():
         job = await database_sync_to_async(make_job)(user)

@@ -9,8 +9,8 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from notifications.tests.browser import ARTIFACTS, shot
 from project.testing.live_app import LiveApp
+from studio.tests.browser import ARTIFACTS, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 RANK = {"queued": 0, "dispatching": 1, "submitted": 2, "warming": 3, "rendering": 4,

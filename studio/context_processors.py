@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from notifications.selectors import notification_unread_count
+from notifications.deliveries.selectors import notification_unread_count
 
 
 def notification_centre(request):

@@ -11,16 +11,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from accounts.services import user_set_email_notifications
 from jobs.models import JobStatus
+from jobs.presenter import job_state, job_states
 from jobs.s3 import signed_url
-from jobs.selectors import (
-    job_get_for_user,
-    job_list_for_user,
-    job_video_url,
-    selfie_thumbnail_url,
-)
+from jobs.selectors import job_get_for_user, job_list_for_user
 from jobs.styles import STYLES
-from notifications import selectors, services
 
 GALLERY_SIZE = 48
 
@@ -33,7 +29,7 @@ def create(request):
 @login_required
 def job_detail(request, job_id):
     job = job_get_for_user(user=request.user, job_id=job_id)  # 404 for anyone else's job
-    state = selectors.job_snapshot(user=request.user, job_id=job.id)
+    state = job_state(job)  # what the socket's snapshot and the API say, embedded for first paint
     return render(request, "studio/job.html", {"job": job, "state": state,
                                                 "style": STYLES.get(job.style),
                                                 "link_minutes": settings.SIGNED_URL_SECONDS // 60,
@@ -58,8 +54,8 @@ def job_download(request, job_id):
 @login_required
 def videos(request):
     jobs = list(job_list_for_user(user=request.user)[:GALLERY_SIZE])
-    cards = [{"job": job, "thumbnail_url": selfie_thumbnail_url(job.selfie),
-              "video_url": job_video_url(job), "style": STYLES.get(job.style)} for job in jobs]
+    cards = [{"job": job, "state": state, "style": STYLES.get(job.style)}
+             for job, state in zip(jobs, job_states(jobs), strict=True)]
     return render(request, "studio/videos.html", {"cards": cards})
 
 
@@ -67,7 +63,7 @@ def videos(request):
 @require_http_methods(["GET", "POST"])
 def notification_settings(request):
     if request.method == "POST":
-        services.user_set_email_notifications(
+        user_set_email_notifications(
             user=request.user, enabled=request.POST.get("email_notifications") == "on")
         messages.success(request, "Saved.")
         return redirect("notification-settings")
@@ -78,7 +74,7 @@ def notification_settings(request):
 @never_cache
 def service_worker(request):
     """Served from the root so the worker's scope is the whole site."""
-    with open(finders.find("js/sw.js"), "rb") as script:
+    with open(finders.find("studio/js/sw.js"), "rb") as script:
         response = HttpResponse(script.read(), content_type="text/javascript")
     response["Service-Worker-Allowed"] = "/"
     return response

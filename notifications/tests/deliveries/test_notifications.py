@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.core import mail
 
 from jobs.services.transitions import job_transition
+from notifications.deliveries.tasks import notification_send_push
 from notifications.models import Notification, PushSubscription
-from notifications.tasks import notification_send_push
 from notifications.tests.conftest import make_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,7 +37,7 @@ def test_a_succeeded_job_notifies_once_in_app_and_by_email(user):
     """Success creates one notification and one email, even if the hook runs again."""
     job = make_job(user)
     transition = finish(job)
-    from notifications.services import on_job_event
+    from notifications.deliveries.services import on_job_event
 
     on_job_event(job=transition.job, event=transition.event)  # a replayed hook
     notification = Notification.objects.get()
@@ -131,11 +131,11 @@ def test_push_payload_names_the_job_page(user):
     from unittest import mock
 
     job = make_job(user)
-    with mock.patch("notifications.services._run_task"):
+    with mock.patch("notifications.deliveries.services._run_task"):
         finish(job)
     PushSubscription.objects.create(user=user, endpoint="http://127.0.0.1:9/x", p256dh="a",
                                     auth="b")
-    with mock.patch("notifications.tasks.webpush",
+    with mock.patch("notifications.deliveries.tasks.webpush",
                     side_effect=lambda **kw: captured.update(kw)) as webpush:
         assert notification_send_push(Notification.objects.get().id) == 1
     assert webpush.called

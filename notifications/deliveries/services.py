@@ -10,8 +10,8 @@ from django.utils import timezone
 from common.tasks import enqueue
 from jobs.events import publish, user_group
 from jobs.models import Job, JobEvent, JobStatus
+from notifications.deliveries.selectors import notification_payload, notification_unread_count
 from notifications.models import Notification, NotificationKind, PushSubscription
-from notifications.selectors import notification_payload, notification_unread_count
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +50,8 @@ def _deliver(notification: Notification) -> None:
     _publish(notification.user_id, {
         "type": "notification.created", "notification": notification_payload(notification),
         "unread_count": notification_unread_count(user=notification.user_id)})
-    _run_task("notifications.tasks.notification_send_email", notification.id)
-    _run_task("notifications.tasks.notification_send_push", notification.id)
+    _run_task("notifications.deliveries.tasks.notification_send_email", notification.id)
+    _run_task("notifications.deliveries.tasks.notification_send_push", notification.id)
 
 
 def _run_task(path: str, *args) -> None:
@@ -81,11 +81,6 @@ def notification_mark_read(*, user, notification_id: int) -> Notification:
 def notification_mark_all_read(*, user) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).update(
         read_at=timezone.now())
-
-
-def user_set_email_notifications(*, user, enabled: bool) -> None:
-    user.email_notifications = enabled
-    user.save(update_fields=["email_notifications"])
 
 
 def push_subscription_save(*, user, endpoint: str, p256dh: str, auth: str) -> PushSubscription:

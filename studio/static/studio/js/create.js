@@ -77,7 +77,7 @@ form.addEventListener("submit", async (event) => {
     const job = await api("/api/v1/jobs/", { method: "POST", json: { selfie_id: selfieId, style },
                                             headers: { "Idempotency-Key": idempotencyKey } });
     say("Queued! Opening your job…");
-    location.assign(`/app/jobs/${job.id}/`);
+    location.assign(job.page_url);
   } catch (error) {
     say("");
     fail(error.message);

@@ -177,7 +177,7 @@ el("cancel").addEventListener("click", async (event) => {
 
 el("retry").addEventListener("click", async (event) => {
   const job = await act(event.currentTarget, `/api/v1/jobs/${state.job_id}/retry/`);
-  if (job) location.assign(`/app/jobs/${job.id}/`);
+  if (job) location.assign(job.page_url);
 });
 
 el("share").addEventListener("click", async (event) => {

@@ -22,12 +22,8 @@ from django.utils import timezone
 from jobs.dispatch import redis as dispatch_redis
 from jobs.events import publish, user_group
 from jobs.models import Job, JobEvent, JobStatus
-from jobs.selectors import (
-    queued_eta_seconds,
-    queued_jobs_in_dispatch_order,
-    recent_render_seconds,
-    total_provider_slots,
-)
+from jobs.presenter import Timings, eta_seconds
+from jobs.selectors import queued_jobs_in_dispatch_order
 
 logger = logging.getLogger(__name__)
 
@@ -126,11 +122,12 @@ def _trailing_broadcast() -> None:
 
 def queue_positions_by_user() -> dict[int, list[QueuedJobPosition]]:
     """{user id: positions of that user's queued jobs}, from ONE query over the whole line."""
-    slots, render = total_provider_slots(), recent_render_seconds()
+    timings = Timings()
     by_user: dict[int, list[QueuedJobPosition]] = {}
     rows = queued_jobs_in_dispatch_order().values_list("id", "user_id")
     for position, (job_id, user_id) in enumerate(rows.iterator(chunk_size=2000)):
-        eta = queued_eta_seconds(position=position, slots=slots, render=render)
+        eta = eta_seconds(status=JobStatus.QUEUED, progress=0.0, position=position,
+                          timings=timings)
         by_user.setdefault(user_id, []).append(
             {"job_id": str(job_id), "queue_position": position, "eta_seconds": eta})
     return by_user

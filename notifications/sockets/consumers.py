@@ -13,8 +13,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
 
 from jobs.events import job_group, user_group
-from jobs.selectors import job_get_for_user, recent_render_seconds
-from notifications import selectors
+from jobs.selectors import job_get_for_user
+from notifications.deliveries.selectors import notification_unread_count
+from notifications.sockets import selectors
 
 UNAUTHENTICATED = 4401
 FORBIDDEN = 4403  # another user's job or no such job: the same code, so nothing leaks
@@ -73,8 +74,7 @@ class JobStreamConsumer(AsyncJsonWebsocketConsumer):
                 await self.send_json(missed)
         self.last_seq[job_id] = seq
         self.positions.pop(job_id, None)
-        await self.send_json(selectors.live_event(message, render_seconds=self.render_seconds,
-                                                  warmup_seconds=self.warmup_seconds))
+        await self.send_json(selectors.client_event(message))
 
     async def queue_positions(self, message):
         changed = []
@@ -107,7 +107,7 @@ class JobsConsumer(JobStreamConsumer):
 
     async def start(self):
         await self.join(user_group(self.user.pk))
-        jobs, unread, self.render_seconds, self.warmup_seconds = await self._load()
+        jobs, unread = await self._load()
         for state in jobs:
             self.remember(state)
         await self.send_json({"type": "snapshot", "jobs": jobs, "unread_count": unread})
@@ -115,8 +115,7 @@ class JobsConsumer(JobStreamConsumer):
     @database_sync_to_async
     def _load(self):
         return (selectors.jobs_snapshot(user=self.user),
-                selectors.notification_unread_count(user=self.user), recent_render_seconds(),
-                selectors.recent_warmup_seconds())
+                notification_unread_count(user=self.user))
 
 
 class JobConsumer(JobStreamConsumer):
@@ -134,7 +133,7 @@ class JobConsumer(JobStreamConsumer):
         self.job_id = await self._owned_job_id(self.scope["url_route"]["kwargs"]["job_id"])
         # The user group carries queue positions and notifications (for the bell).
         await self.join(job_group(self.job_id), user_group(self.user.pk))
-        state, replay, unread, self.render_seconds, self.warmup_seconds = await self._load(self._after())
+        state, replay, unread = await self._load(self._after())
         self.remember(state)
         await self.send_json({"type": "snapshot", "job": state, "unread_count": unread})
         for event in replay:
@@ -156,5 +155,4 @@ class JobConsumer(JobStreamConsumer):
         state = selectors.job_snapshot(user=self.user, job_id=self.job_id)
         replay = ([] if after is None else
                   selectors.live_events_after(job_id=self.job_id, after=after, until=state["seq"]))
-        return (state, replay, selectors.notification_unread_count(user=self.user),
-                recent_render_seconds(), selectors.recent_warmup_seconds())
+        return state, replay, notification_unread_count(user=self.user)

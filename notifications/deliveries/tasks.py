@@ -7,16 +7,18 @@ import logging
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.urls import reverse
 from pywebpush import WebPushException, webpush
 
+from jobs.presenter import job_page_path
 from notifications.models import Notification, PushSubscription
 
 logger = logging.getLogger(__name__)
 GONE = (404, 410)  # the push service forgot the subscription: stop using it
 
 
-def _job_url(notification: Notification) -> str:
-    return f"{settings.PUBLIC_BASE_URL}/app/jobs/{notification.job_id}/"
+def _absolute(path: str) -> str:
+    return f"{settings.PUBLIC_BASE_URL}{path}"
 
 
 def notification_send_email(notification_id: int) -> bool:
@@ -25,8 +27,8 @@ def notification_send_email(notification_id: int) -> bool:
     user = notification.user
     if not user.email_notifications or not user.email:
         return False
-    body = (f"{notification.body}\n\n{_job_url(notification)}\n\n"
-            f"You can turn these emails off at {settings.PUBLIC_BASE_URL}/app/settings/")
+    body = (f"{notification.body}\n\n{_absolute(job_page_path(notification.job_id))}\n\n"
+            f"You can turn these emails off at {_absolute(reverse('notification-settings'))}")
     send_mail(f"Surge: {notification.title}", body, settings.DEFAULT_FROM_EMAIL, [user.email])
     return True
 
@@ -37,7 +39,7 @@ def notification_send_push(notification_id: int) -> int:
         return 0
     notification = Notification.objects.get(pk=notification_id)
     data = json.dumps({"title": notification.title, "body": notification.body,
-                       "url": f"/app/jobs/{notification.job_id}/", "tag": str(notification.job_id)})
+                       "url": job_page_path(notification.job_id), "tag": str(notification.job_id)})
     sent = 0
     for subscription in PushSubscription.objects.filter(user_id=notification.user_id):
         try:
