@@ -23,7 +23,7 @@ install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
 
 run: install
-	$(PY) -m project.run
+	$(PY) -m launcher.run
 
 # End-to-end tests drive Debian's Chromium; install it when missing (we never download browsers).
 browser:

@@ -14,7 +14,7 @@ def _clean_redis_keys():
     forget_cached_limits()
     forget_all()
     yield
-    from jobs.queue_broadcast import wait_for_trailing_broadcasts
+    from notifications.sockets.queue_broadcast import wait_for_trailing_broadcasts
 
     # A trailing queue broadcast runs in a timer thread: let it end while the database exists
     # (generous: a pass can take seconds on a busy machine).

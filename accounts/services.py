@@ -1,4 +1,4 @@
-"""Every write about users: sign-up, sign-in with throttling, API tokens."""
+"""Every write about users: sign-up, sign-in with throttling, API tokens, preferences."""
 
 from __future__ import annotations
 
@@ -85,6 +85,12 @@ def token_issue(*, user: User) -> str:
 
 def token_revoke(*, user: User) -> None:
     Token.objects.filter(user=user).delete()
+
+
+def user_set_email_notifications(*, user: User, enabled: bool) -> None:
+    """Whether the user gets an email when a video is ready or has failed."""
+    user.email_notifications = enabled
+    user.save(update_fields=["email_notifications"])
 
 
 def client_ip(request) -> str:

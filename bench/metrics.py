@@ -13,18 +13,18 @@ from dataclasses import dataclass, field
 
 import psutil
 
-# First match wins: `project.serve web` execs `project.web` (uvicorn); the worker is qcluster.
+# First match wins: `launcher.serve web` execs `launcher.web` (uvicorn); the worker is qcluster.
 ROLE_PATTERNS = (
-    ("web", ("project.serve web", "project.web", "uvicorn", "daphne", "gunicorn", "granian",
+    ("web", ("launcher.serve web", "launcher.web", "uvicorn", "daphne", "gunicorn", "granian",
              "hypercorn")),
-    ("worker", ("qcluster", "project.serve worker")),
+    ("worker", ("qcluster", "launcher.serve worker")),
     ("dispatcher", ("dispatcher",)),
     ("provider", ("local_provider",)),
     ("redis", ("redis-server",)),
     ("s3", ("weed",)),
     ("nginx", ("nginx",)),
     ("postgres", ("postgres", "postmaster")),
-    ("launcher", ("project.run", "bench.stack", "honcho")),
+    ("launcher", ("launcher.run", "bench.stack", "honcho")),
 )
 SAMPLE_SECONDS = 0.5
 

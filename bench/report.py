@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from project.embedded import BASE_DIR
+from launcher.embedded import BASE_DIR
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 

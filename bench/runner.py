@@ -16,7 +16,7 @@ from pathlib import Path
 from bench.load import raise_nofile_limit
 from bench.metrics import ProcessSampler
 from bench.target import TARGETS, Target
-from project.embedded import BASE_DIR
+from launcher.embedded import BASE_DIR
 
 SEED_TIMEOUT = 180
 
@@ -36,7 +36,7 @@ def parser(description: str, prog: str | None = None) -> argparse.ArgumentParser
     result = argparse.ArgumentParser(description=description, prog=prog,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     result.add_argument("--target", choices=TARGETS, default="run",
-                        help="run: `python -m project.run` (make run); stack: `python -m "
+                        help="run: `python -m launcher.run` (make run); stack: `python -m "
                              "bench.stack` (the production topology)")
     result.add_argument("--results-dir", type=Path, default=None,
                         help="where the JSON and PNG go (default bench/results/)")

@@ -30,8 +30,7 @@ from pathlib import Path
 import psycopg
 
 from bench.supervisor import Child, ChildExited, StopRequested, Supervisor
-from notifications.vapid import generate_vapid_keys
-from project.embedded import (
+from launcher.embedded import (
     BASE_DIR,
     DEFAULT_BUCKET,
     DEV_PROVIDER_API_KEY,
@@ -43,6 +42,7 @@ from project.embedded import (
     redis_server_command,
     weed_command,
 )
+from notifications.deliveries.vapid import generate_vapid_keys
 
 PYTHON = sys.executable
 NGINX_CONF = Path(__file__).with_name("stack_nginx.conf")  # placeholders: %(name)s
@@ -356,7 +356,7 @@ def _listening(port: int) -> bool:
 
 def app_children(args: argparse.Namespace, ports: StackPorts, state: Path,
                  env: dict[str, str]) -> list[Child]:
-    serve = [PYTHON, "-m", "project.serve"]
+    serve = [PYTHON, "-m", "launcher.serve"]
     children = [Child("provider", [
         PYTHON, "-m", "local_provider", "--port", str(ports.services.local_provider),
         "--state-dir", str(state / "local_provider")], stage=PROVIDER, env=env, cwd=BASE_DIR)]
@@ -365,7 +365,7 @@ def app_children(args: argparse.Namespace, ports: StackPorts, state: Path,
         children += [Child(f"{role}.{i}", [*serve, "web", "--bind", "127.0.0.1"], stage=APP,
                            env={**env, "PORT": str(port)}, cwd=BASE_DIR)
                      for i, port in enumerate(port_list, 1)]
-    # The worker wrapper forwards SIGTERM to qcluster's main process only (see project/serve.py).
+    # The worker wrapper forwards SIGTERM to qcluster's main process only (see launcher/serve.py).
     children += [Child(f"worker.{i}", [*serve, "worker"], stage=APP, env=env, cwd=BASE_DIR)
                  for i in range(1, args.workers + 1)]
     children += [Child(f"dispatcher.{i}", [*serve, "dispatcher"], stage=APP, env=env,

@@ -1,6 +1,6 @@
 """The app under test: started by the benchmark as one child process tree, and stopped with it.
 
-`--target run` starts `python -m project.run` (what `make run` runs) on a free block of ports
+`--target run` starts `python -m launcher.run` (what `make run` runs) on a free block of ports
 with a state directory of its own. `--target stack` starts `python -m bench.stack --port P`, the
 production-topology launcher: it prints "Surge stack is running at http://127.0.0.1:P/" when it
 is ready, stops on SIGTERM, and writes `$SURGE_VAR_DIR/stack.env` (KEY=VALUE lines: the app's
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import psutil
 
-from project.embedded import (
+from launcher.embedded import (
     BASE_DIR,
     DEV_PROVIDER_WEBHOOK_SECRET,
     DEV_S3_ACCESS_KEY,
@@ -40,7 +40,7 @@ from project.embedded import (
 TARGETS = ("run", "stack")
 READY_TIMEOUT = 240.0
 START_ATTEMPTS = 2
-STOP_GRACE = 25.0  # project.run gives its children 12 s between SIGTERM and SIGKILL
+STOP_GRACE = 25.0  # launcher.run gives its children 12 s between SIGTERM and SIGKILL
 STACK_READY_LINE = "Surge stack is running at "
 # Configuration a developer's shell (or the test session) may carry; a target starts without
 # it, the way `make run` does on a fresh machine. Benchmarks pass what they need explicitly.
@@ -124,7 +124,7 @@ class Target:
             env[f"LOCAL_PROVIDER_{name.upper()}"] = str(value)
         env.update(self.extra_env)
         if self.kind == "run":
-            argv = [sys.executable, "-m", "project.run"]
+            argv = [sys.executable, "-m", "launcher.run"]
         else:
             argv = [sys.executable, "-m", "bench.stack", "--port", str(self.port)]
         # A session of its own: Ctrl-C in the terminal reaches the benchmark, which then stops

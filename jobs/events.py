@@ -1,5 +1,7 @@
 """Publishes to the sockets: one typed message per job event, sent straight to Redis.
 
+The message is built by the presenter (jobs/presenter.py), as every other view of a job is.
+
 The channel layer is channels-redis's pub/sub layer: a group is a Redis pub/sub channel, and
 every socket process subscribed to it fans the message out to its own sockets. Publishing is
 therefore one PUBLISH per group, done here with the synchronous Redis client — no event loop,
@@ -27,6 +29,8 @@ class JobEventMessage(TypedDict):
     status: str
     stage: str
     progress: float
+    queue_position: None  # a queued job's place follows in a `queue.positions` message
+    eta_seconds: int | None
     at: str
     reason: NotRequired[str]  # why the engine moved the job, e.g. "rate_limited", "provider_down"
     error: NotRequired[dict | None]

@@ -1,18 +1,18 @@
-"""Every read about jobs and selfies: ownership, the fair-share queue order, ETAs, media URLs."""
+"""Every read about jobs and selfies: ownership, the fair-share queue order, media URLs.
+
+What a client sees of a job (stage, ETA, URLs) is built from these in jobs/presenter.py.
+"""
 
 from __future__ import annotations
 
-import math
-from statistics import median
-
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from common.memo import memoize_for
+from jobs.dispatch.limits import provider_limits
 from jobs.line import ROUND_SHIFT, round_of
 from jobs.models import (
     ACTIVE_STATUSES,
@@ -25,9 +25,6 @@ from jobs.models import (
 )
 from jobs.s3 import signed_url
 from jobs.stages import PROVIDERS_BUSY, STAGE_TEXT
-
-DEFAULT_RENDER_SECONDS = 60.0
-RECENT_RENDERS = 50
 
 
 def job_get_for_user(*, user, job_id) -> Job:
@@ -97,45 +94,7 @@ def queue_positions(*, jobs: list[Job]) -> dict:
 
 
 def total_provider_slots() -> int:
-    from jobs.dispatch.limits import provider_limits
-
     return max(1, sum(provider_limits().values()))
-
-
-@memoize_for(5.0)
-def recent_render_seconds() -> float:
-    """Median wall time of recent successful renders (dispatch → done); cached briefly."""
-    cached = cache.get("jobs:recent-render-seconds")
-    if cached is not None:
-        return cached
-    durations = [
-        (finished - dispatched).total_seconds()
-        for dispatched, finished in Job.objects.filter(
-            status=JobStatus.SUCCEEDED, dispatched_at__isnull=False, finished_at__isnull=False)
-        .order_by("-finished_at").values_list("dispatched_at", "finished_at")[:RECENT_RENDERS]
-    ]
-    value = median(durations) if durations else DEFAULT_RENDER_SECONDS
-    cache.set("jobs:recent-render-seconds", value, timeout=30)
-    return value
-
-
-def queued_eta_seconds(*, position: int, slots: int, render: float) -> int:
-    """A waiting job starts in the wave its position falls in, then renders."""
-    return int(math.ceil((math.floor(position / slots) + 1) * render))
-
-
-def eta_seconds(*, job: Job, position: int | None) -> int | None:
-    """Seconds until the video should be ready, from measured render times and free slots."""
-    if job.is_terminal:
-        return None
-    render = recent_render_seconds()
-    if job.status == JobStatus.QUEUED:
-        return queued_eta_seconds(position=position or 0, slots=total_provider_slots(),
-                                  render=render)
-    started = job.dispatched_at or job.created_at
-    elapsed = (timezone.now() - started).total_seconds()
-    remaining = render * (1 - job.progress) if job.progress else render - elapsed
-    return max(1, int(math.ceil(remaining)))
 
 
 def job_video_url(job: Job) -> str | None:
@@ -164,8 +123,6 @@ def jobs_holding_slots(*, provider: str) -> QuerySet:
 @memoize_for(1.0)
 def providers_all_unavailable() -> bool:
     """True when no configured provider can take a job now: each is disabled, paused or open."""
-    from django.utils import timezone
-
     now = timezone.now()
     states = {state.name: state
               for state in ProviderState.objects.filter(name__in=list(settings.PROVIDERS))}

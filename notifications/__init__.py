@@ -1,1 +1,2 @@
-"""Live progress over WebSockets and in-app, push and email notifications."""
+"""Telling users what happened: live updates over WebSockets (`sockets/`) and in-app, email and
+Web Push notifications (`deliveries/`)."""

@@ -9,11 +9,12 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.services import user_set_email_notifications
 from common.exceptions import ApplicationError
 from common.fields import StrictBooleanField, StrictCharField
 from common.schema import error_responses
 from jobs.apis.base import query_data
-from notifications import selectors, services
+from notifications.deliveries import selectors, services
 from notifications.models import Notification
 
 AUTH_ERRORS = error_responses(_401="Not signed in (send `Authorization: Token …`).")
@@ -116,7 +117,7 @@ class NotificationSettingsApi(APIView):
         data = self.Serializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         if "email_notifications" in data.validated_data:
-            services.user_set_email_notifications(
+            user_set_email_notifications(
                 user=request.user, enabled=data.validated_data["email_notifications"])
         return Response({"email_notifications": request.user.email_notifications})
 

@@ -1,16 +1,8 @@
-"""URLs of the studio pages and the notifications API."""
+"""URLs of the notifications API."""
 
 from django.urls import path
 
-from notifications import apis, views
-
-page_urlpatterns = [
-    path("", views.create, name="home"),
-    path("jobs/<uuid:job_id>/", views.job_detail, name="job-detail"),
-    path("jobs/<uuid:job_id>/download/", views.job_download, name="job-download"),
-    path("videos/", views.videos, name="videos"),
-    path("settings/", views.notification_settings, name="notification-settings"),
-]
+from notifications import apis
 
 api_urlpatterns = [
     path("notifications/", apis.NotificationListApi.as_view(), name="api-notifications"),

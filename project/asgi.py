@@ -15,13 +15,13 @@ from django.conf import settings  # noqa: E402
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 
 from common.wsgi_threads import ThreadPoolWsgi  # noqa: E402
-from notifications.middleware import OriginGuard, TokenAuthMiddlewareStack  # noqa: E402
+from notifications.sockets.auth import OriginGuard, TokenAuthMiddlewareStack  # noqa: E402
 from project.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter({
     "http": ThreadPoolWsgi(WSGIHandler(), threads=settings.WEB_THREADS,
                            read_threads=settings.WEB_READ_THREADS,
                            max_body_bytes=settings.MAX_REQUEST_BODY_BYTES),
-    # Session (same-origin browsers) or DRF token (mobile apps); see notifications/middleware.py.
+    # Session (same-origin browsers) or DRF token (mobile apps); see notifications/sockets/auth.py.
     "websocket": OriginGuard(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
 })

@@ -1,9 +1,9 @@
-"""WebSocket routes; the consumers live in notifications/."""
+"""WebSocket routes; the consumers live in notifications/sockets/."""
 
 from channels.generic.websocket import WebsocketConsumer
 from django.urls import path, re_path
 
-from notifications.consumers import JobConsumer, JobsConsumer
+from notifications.sockets.consumers import JobConsumer, JobsConsumer
 
 
 class NoRouteConsumer(WebsocketConsumer):

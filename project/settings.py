@@ -13,7 +13,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from project.embedded import (
+from launcher.embedded import (
     DEFAULT_BUCKET,
     DEV_PROVIDER_API_KEY,
     DEV_PROVIDER_WEBHOOK_SECRET,
@@ -22,6 +22,7 @@ from project.embedded import (
     port_layout,
     var_dir,
 )
+from notifications.deliveries.vapid import generate_vapid_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -75,6 +76,7 @@ INSTALLED_APPS = [
     "providers",
     "jobs",
     "notifications",
+    "studio",
 ]
 
 MIDDLEWARE = [
@@ -106,7 +108,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "notifications.context_processors.notification_centre",
+                "studio.context_processors.notification_centre",
             ],
         },
     },
@@ -337,10 +339,10 @@ TASKS_RUN_INLINE = env.bool("TASKS_RUN_INLINE", default=False)
 # Called on commit after every job event as hook(job=, event=): how lower layers reach upper ones.
 JOB_EVENT_HOOKS = [
     "jobs.dispatch.hooks.on_job_event",
-    "jobs.queue_broadcast.on_job_event",
-    "notifications.services.on_job_event",
+    "notifications.sockets.queue_broadcast.on_job_event",
+    "notifications.deliveries.services.on_job_event",
 ]
-# At most one queue-position broadcast per this many seconds (see jobs/queue_broadcast.py).
+# At most one queue-position broadcast per this many seconds (notifications/sockets/queue_broadcast.py).
 QUEUE_BROADCAST_INTERVAL = env.float("QUEUE_BROADCAST_INTERVAL", default=1.0)
 
 # --- Notifications: email and Web Push ----------------------------------------------------------
@@ -350,8 +352,6 @@ def _development_vapid_keys() -> dict[str, str]:
     """Generated once into var/ (like SECRET_KEY) so browsers' push subscriptions stay valid."""
     path = VAR_DIR / "vapid.json"
     if not path.exists():
-        from notifications.vapid import generate_vapid_keys
-
         path.write_text(json.dumps(generate_vapid_keys()))
         path.chmod(0o600)
     return json.loads(path.read_text())

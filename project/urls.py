@@ -9,9 +9,9 @@ from accounts.urls import page_urlpatterns as accounts_pages
 from jobs.urls import api_urlpatterns as jobs_api
 from jobs.webhooks import provider_webhook
 from notifications.urls import api_urlpatterns as notifications_api
-from notifications.urls import page_urlpatterns as studio_pages
-from notifications.views import service_worker
 from project import health, views
+from studio.urls import page_urlpatterns as studio_pages
+from studio.views import service_worker
 
 api_v1 = [*notifications_api, *accounts_api, *jobs_api]
 

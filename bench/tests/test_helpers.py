@@ -23,8 +23,8 @@ def test_stack_env_file_is_read_as_key_value_lines():
 
 def test_roles_come_from_command_lines():
     """Each process of make run and of a production stack gets its role; others get none."""
-    assert role_of(["python", "-m", "project.web", "-b", "127.0.0.1"]) == "web"
-    assert role_of(["/bin/sh", "-c", "python -m project.serve web --bind 127.0.0.1"]) == "web"
+    assert role_of(["python", "-m", "launcher.web", "-b", "127.0.0.1"]) == "web"
+    assert role_of(["/bin/sh", "-c", "python -m launcher.serve web --bind 127.0.0.1"]) == "web"
     assert role_of(["gunicorn", "project.asgi:application", "-k",
                     "uvicorn.workers.UvicornWorker"]) == "web"
     assert role_of(["python", "manage.py", "qcluster"]) == "worker"
@@ -34,7 +34,7 @@ def test_roles_come_from_command_lines():
     assert role_of(["weed", "mini", "-dir=/tmp/s3"]) == "s3"
     assert role_of(["nginx: worker process"]) == "nginx"
     assert role_of(["postgres: surge surge 127.0.0.1 idle"]) == "postgres"
-    assert role_of(["python", "-m", "project.run"]) == "launcher"
+    assert role_of(["python", "-m", "launcher.run"]) == "launcher"
     assert role_of(["python", "-c", "from multiprocessing.spawn import spawn_main"]) is None
 
 

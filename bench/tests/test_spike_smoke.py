@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from project.embedded import BASE_DIR
+from launcher.embedded import BASE_DIR
 
 pytestmark = pytest.mark.slow
 

@@ -20,7 +20,7 @@ import httpx
 import psutil
 import pytest
 
-from project.embedded import BASE_DIR, first_taken_port
+from launcher.embedded import BASE_DIR, first_taken_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -28,17 +28,8 @@ from jobs.apis.base import (
     uuid_path,
 )
 from jobs.models import Job, JobStatus
-from jobs.selectors import (
-    eta_seconds,
-    job_events_after,
-    job_get_for_user,
-    job_list_for_user,
-    job_stage_text,
-    job_video_url,
-    providers_all_unavailable,
-    queue_positions,
-    selfie_thumbnail_url,
-)
+from jobs.presenter import JobState, job_states
+from jobs.selectors import job_events_after, job_get_for_user, job_list_for_user
 from jobs.services.jobs import job_cancel, job_create, job_retry
 from jobs.styles import STYLES
 
@@ -61,7 +52,9 @@ class JobErrorSerializer(serializers.Serializer):
 
 
 class JobOutputSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
+    """Renders the presenter's job state (jobs/presenter.py); it computes nothing itself."""
+
+    id = serializers.UUIDField(source="job_id")
     status = serializers.ChoiceField(choices=JobStatus.choices)
     stage = serializers.CharField(help_text="What to show the user, e.g. 'In line — position 3'.")
     progress = serializers.FloatField(help_text="0 to 1.")
@@ -73,12 +66,15 @@ class JobOutputSerializer(serializers.Serializer):
     video_url = serializers.URLField(allow_null=True,
                                      help_text="Signed for 15 minutes; only once succeeded.")
     thumbnail_url = serializers.URLField(allow_null=True, help_text="The selfie's thumbnail.")
+    page_url = serializers.URLField(help_text="The job's page in the browser.")
+    status_url = serializers.URLField(help_text="This job (GET).")
+    events_url = serializers.CharField(help_text="WebSocket URL of this job's live events.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
 
 class JobAcceptedSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
+    id = serializers.UUIDField(source="job_id")
     status = serializers.ChoiceField(choices=JobStatus.choices)
     stage = serializers.CharField()
     progress = serializers.FloatField()
@@ -87,29 +83,12 @@ class JobAcceptedSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     status_url = serializers.URLField(help_text="Poll this (GET).")
     events_url = serializers.CharField(help_text="WebSocket URL of this job's live events.")
+    page_url = serializers.URLField(help_text="The job's page in the browser.")
 
 
-def job_bodies(request, jobs: list[Job]) -> list[dict]:
-    """Everything a client sees of each job; queue positions are computed once for all."""
-    positions = queue_positions(jobs=jobs)
-    busy = providers_all_unavailable() if positions else False
-    ws_scheme = "wss" if request.is_secure() else "ws"
-    bodies = []
-    for job in jobs:
-        position = positions.get(str(job.id))
-        bodies.append({
-            "id": job.id, "status": job.status, "progress": round(job.progress, 4),
-            "stage": job_stage_text(job=job, position=position, providers_unavailable=busy),
-            "queue_position": position, "eta_seconds": eta_seconds(job=job, position=position),
-            "provider": job.provider or None,
-            "error": ({"code": job.error_code or "failed", "message": job.error_message}
-                      if job.status == JobStatus.FAILED else None),
-            "video_url": job_video_url(job), "thumbnail_url": selfie_thumbnail_url(job.selfie),
-            "created_at": job.created_at, "updated_at": job.updated_at,
-            "status_url": request.build_absolute_uri(job_location(job)),
-            "events_url": f"{ws_scheme}://{request.get_host()}/ws/jobs/{job.id}/",
-        })
-    return bodies
+def job_bodies(request, jobs: list[Job]) -> list[JobState]:
+    """The presenter's states of these jobs, with URLs on the origin the client called."""
+    return job_states(jobs, origin=request.build_absolute_uri("/").rstrip("/"))
 
 
 def job_location(job: Job) -> str:

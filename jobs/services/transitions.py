@@ -12,8 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from jobs.events import JobEventMessage, send_job_event
+from jobs.events import send_job_event
 from jobs.models import STATUS_RANK, TERMINAL_STATUSES, Job, JobEvent, JobStatus
+from jobs.presenter import job_event_message
 from jobs.stages import STAGE_TEXT
 
 logger = logging.getLogger(__name__)
@@ -134,30 +135,13 @@ def _apply(job: Job, *, status, stage, progress, requeue, fields, now) -> None:
         job.lease_until = None
 
 
-def event_message(job: Job, event: JobEvent) -> JobEventMessage:
-    message: JobEventMessage = {
-        "type": "job.event",
-        "job_id": str(job.id),
-        "user_id": job.user_id,
-        "seq": event.seq,
-        "status": event.status,
-        "stage": event.stage,
-        "progress": round(event.progress, 4),
-        "at": event.at.isoformat(),
-    }
-    if isinstance(event.detail, dict) and event.detail.get("reason"):
-        message["reason"] = str(event.detail["reason"])
-    if event.status == JobStatus.FAILED:
-        message["error"] = {"code": job.error_code, "message": job.error_message}
-    if event.status == JobStatus.SUCCEEDED and job.output_key:
-        from jobs.selectors import job_video_url
-
-        message["video_url"] = job_video_url(job)
-    return message
-
-
 def _after_commit(job: Job, event: JobEvent) -> None:
-    send_job_event(event_message(job, event))
+    try:
+        message = job_event_message(job, event)
+    except Exception:  # e.g. Redis down for the measured times: the hooks must still run
+        logger.warning("could not build event %s#%s", job.id, event.seq, exc_info=True)
+    else:
+        send_job_event(message)
     for path in settings.JOB_EVENT_HOOKS:
         try:
             import_string(path)(job=job, event=event)

@@ -9,7 +9,7 @@ import zlib
 
 from PIL import ExifTags, Image
 
-from project.embedded import BASE_DIR
+from launcher.embedded import BASE_DIR
 
 SAMPLE_SELFIE = (BASE_DIR / "static" / "samples" / "selfie-astronaut.jpg").read_bytes()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from project.embedded import BASE_DIR, free_port, wait_for_tcp
+from launcher.embedded import BASE_DIR, free_port, wait_for_tcp
 from project.testing.local_provider import LocalProviderProcess
 from project.testing.processes import stop_tree
 
@@ -52,7 +52,7 @@ class LiveApp:
         env.update(extra_env or {})
         self.env = env
         try:
-            self._start("web", [sys.executable, "-m", "project.web", "--bind", "127.0.0.1",
+            self._start("web", [sys.executable, "-m", "launcher.web", "--bind", "127.0.0.1",
                                 "--port", str(self.port)])
             if full:
                 self._start("worker", [sys.executable, "manage.py", "qcluster"])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from project.embedded import (
+from launcher.embedded import (
     BASE_DIR,
     DEV_PROVIDER_API_KEY,
     DEV_PROVIDER_WEBHOOK_SECRET,

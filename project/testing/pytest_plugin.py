@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from project.embedded import free_port, free_port_block
+from launcher.embedded import free_port, free_port_block
 from project.testing.processes import descendants, still_running
 from project.testing.services import EmbeddedServices
 

@@ -1,11 +1,11 @@
-"""The embedded Redis and S3 servers (see project/embedded.py) as child processes of a test run."""
+"""The embedded Redis and S3 servers (see launcher/embedded.py) as child processes of a test run."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
-from project.embedded import (
+from launcher.embedded import (
     DEFAULT_BUCKET,
     DEV_S3_ACCESS_KEY,
     DEV_S3_SECRET_KEY,

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from project.embedded import free_port, redis_server_command, wait_for_tcp
+from launcher.embedded import free_port, redis_server_command, wait_for_tcp
 from project.testing.processes import stop_tree
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import sys
 
 from django.conf import settings
 
-from project.embedded import BASE_DIR
+from launcher.embedded import BASE_DIR
 
 
 def _load_settings(**env):

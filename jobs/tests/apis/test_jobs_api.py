@@ -35,12 +35,13 @@ def test_submit_is_202_with_location_and_links(api, selfie):
     assert response.status_code == 202, response.json()
     body = response.json()
     assert set(body) == {"id", "status", "stage", "progress", "queue_position", "eta_seconds",
-                         "created_at", "status_url", "events_url"}
+                         "created_at", "status_url", "events_url", "page_url"}
     assert response["Location"] == f"/api/v1/jobs/{body['id']}/"
     assert body["status"] == "queued" and body["queue_position"] == 0
     assert body["stage"] == "In line — position 1" and body["eta_seconds"] > 0
     assert body["status_url"] == f"http://testserver/api/v1/jobs/{body['id']}/"
     assert body["events_url"] == f"ws://testserver/ws/jobs/{body['id']}/"
+    assert body["page_url"] == f"http://testserver/app/jobs/{body['id']}/"
 
 
 def test_submit_contacts_nothing_but_redis(api, selfie, monkeypatch,
@@ -134,8 +135,8 @@ def test_detail_of_a_queued_job(api, selfie):
     job_id = submit(api, selfie).json()["id"]
     body = api.get(f"{URL}{job_id}/").json()
     assert set(body) == {"id", "status", "stage", "progress", "queue_position", "eta_seconds",
-                         "provider", "error", "video_url", "thumbnail_url", "created_at",
-                         "updated_at"}
+                         "provider", "error", "video_url", "thumbnail_url", "page_url",
+                         "status_url", "events_url", "created_at", "updated_at"}
     assert body["queue_position"] == 0 and body["video_url"] is None
     assert body["error"] is None and body["provider"] is None
     assert "Signature" in body["thumbnail_url"]

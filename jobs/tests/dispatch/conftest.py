@@ -12,7 +12,7 @@ from django.core.files.storage import default_storage
 from accounts.models import User
 from jobs.dispatch.reconciler import reconcile_once
 from jobs.models import TERMINAL_STATUSES, Job, ProviderState, Selfie
-from project.embedded import BASE_DIR
+from launcher.embedded import BASE_DIR
 from project.testing.local_provider import LocalProviderProcess
 
 SAMPLE = (BASE_DIR / "static" / "samples" / "selfie-astronaut.jpg").read_bytes()

@@ -146,7 +146,7 @@ def test_a_job_the_renderer_keeps_failing_says_so_after_three_tries(
     assert job.status == JobStatus.FAILED
     assert job.attempts == 3
     assert "failed 3 times in a row" in job.error_message
-    from jobs.services.transitions import event_message
+    from jobs.presenter import job_event_message
 
     requeued = job.events.filter(detail__reason__startswith="provider_failed").first()
-    assert event_message(job, requeued)["reason"].startswith("provider_failed")
+    assert job_event_message(job, requeued)["reason"].startswith("provider_failed")

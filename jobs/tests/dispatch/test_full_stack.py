@@ -14,7 +14,7 @@ import pytest
 
 from jobs.models import TERMINAL_STATUSES, Job, JobStatus
 from jobs.services.jobs import job_create
-from project.embedded import free_port
+from launcher.embedded import free_port
 from project.testing.live_app import LiveApp
 from project.testing.services import EmbeddedServices
 

@@ -9,7 +9,7 @@ from standardwebhooks.webhooks import Webhook
 
 from jobs.dispatch.provider_events import job_apply_waiting_webhooks
 from jobs.models import Job, JobStatus, WebhookInbox
-from project.embedded import DEV_PROVIDER_WEBHOOK_SECRET
+from launcher.embedded import DEV_PROVIDER_WEBHOOK_SECRET
 
 
 @pytest.fixture

@@ -1,0 +1,174 @@
+"""`make run`'s launcher: everything starts, /readyz goes green, and it all stops together."""
+
+import io
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+
+import httpx
+import psutil
+import pytest
+from honcho.printer import Message
+
+from launcher.embedded import BASE_DIR, free_port_block
+from launcher.run import ExitRecordingPrinter
+from project.testing.processes import descendants, still_running, stop_tree
+
+# Generous: they only run out when something is broken, and the machine may be busy.
+STOP_SECONDS = 60
+STARTED = [re.compile(pattern) for pattern in (
+    r"Q Cluster \S+ .*running\.", r"dispatcher running", r"local_provider listening")]
+QCLUSTER_STARTED = [re.compile(pattern) for pattern in (rb"Q Cluster \S+ .*running\.",
+                                                        rb"pushing tasks")]
+
+
+def test_the_process_that_stopped_first_is_the_one_named():
+    """The first "<name> stopped" line of honcho's manager names the process that failed."""
+    printer = ExitRecordingPrinter(io.StringIO())
+    for data in ("web started (pid=10)\n", "provider stopped (rc=-9)\n",
+                 "sending SIGTERM to web (pid 10)\n", "web stopped (rc=-15)\n"):
+        printer.write(Message("line", data, datetime.now(), "system", None))
+    printer.write(Message("line", "worker stopped (rc=1)\n", datetime.now(), "web", None))
+    assert printer.exits == [("provider", -9), ("web", -15)]
+    assert printer.first_exit() == "provider"
+
+
+@pytest.fixture
+def launcher():
+    port = free_port_block(8)
+    var = tempfile.mkdtemp(prefix="surge-run-")
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("REDIS_URL", "S3_ENDPOINT_URL", "DATABASE_URL", "SURGE_REDIS_PREFIX",
+                          "DJANGO_SETTINGS_MODULE", "PYTEST_CURRENT_TEST")}
+    env.update(PORT=str(port), SURGE_VAR_DIR=var, DEMO="1", PYTHONUNBUFFERED="1")
+    log_path = os.path.join(var, "run.log")
+    log = open(log_path, "wb")  # noqa: SIM115
+    process = subprocess.Popen([sys.executable, "-m", "launcher.run"], cwd=BASE_DIR, env=env,
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    yield process, f"http://127.0.0.1:{port}", log_path
+    # honcho's children run in sessions of their own: a group kill would miss them.
+    stop_tree(process, timeout=STOP_SECONDS)
+    log.close()
+
+
+def wait_ready(url, process, log_path, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, open(log_path).read()[-3000:]
+        try:
+            response = httpx.get(f"{url}/readyz", timeout=2)
+            if response.status_code == 200:
+                return response.json()
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(open(log_path).read()[-3000:])
+
+
+def wait_started(process, log_path, timeout=120):
+    """Until the worker, the dispatcher and the provider have finished starting."""
+    deadline = time.monotonic() + timeout
+    while True:
+        output = open(log_path).read()
+        if all(pattern.search(output) for pattern in STARTED):
+            return
+        assert process.poll() is None and time.monotonic() < deadline, output[-3000:]
+        time.sleep(0.2)
+
+
+def local_provider_of(process) -> psutil.Process:
+    """The launcher's own local provider (other checkouts on this machine run theirs)."""
+    for child in descendants(process):
+        try:
+            argv = child.cmdline()
+        except psutil.NoSuchProcess:
+            continue
+        if argv[1:3] == ["-m", "local_provider"] and "--port" in argv:
+            return child
+    raise AssertionError("the launcher started no local provider")
+
+
+@pytest.mark.slow
+def test_make_run_serves_the_app_and_stops_cleanly_on_sigterm(launcher):
+    process, url, log_path = launcher
+    assert wait_ready(url, process, log_path) == {
+        "status": "ok", "database": "ok", "redis": "ok", "s3": "ok"}
+    assert httpx.get(f"{url}/", timeout=5).status_code == 200
+    wait_started(process, log_path)
+    output = open(log_path).read()
+    assert "Surge is running at" in output
+    assert "demo@surge.local" in output
+    for name in ("redis", "s3", "web", "worker", "dispatcher", "provider"):
+        assert f"{name} started" in output, output[-3000:]
+    tree = descendants(process)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=STOP_SECONDS) in (0, 143, -15)
+    assert not (left := still_running(tree, timeout=STOP_SECONDS)), left
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{url}/healthz", timeout=1)
+
+
+@pytest.mark.slow
+def test_a_dying_child_stops_everything_loudly(launcher):
+    process, url, log_path = launcher
+    wait_ready(url, process, log_path)
+    wait_started(process, log_path)
+    tree = descendants(process)
+    local_provider_of(process).kill()
+    assert process.wait(timeout=STOP_SECONDS) != 0
+    assert not (left := still_running(tree, timeout=STOP_SECONDS)), left
+    assert "process provider exited unexpectedly" in open(log_path).read()
+
+
+@pytest.mark.slow
+def test_the_worker_stops_promptly_when_its_group_is_signalled():
+    """A supervisor's group SIGTERM used to leave django-q2's qcluster hanging forever."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    wrapper = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from launcher.serve import run_qcluster; "
+                               "sys.exit(run_qcluster())"],
+        cwd=BASE_DIR, env=env, start_new_session=True, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+    try:
+        output = b""
+        while not all(pattern.search(output) for pattern in QCLUSTER_STARTED):
+            line = wrapper.stdout.readline()
+            assert line, f"qcluster exited before it started: {output[-3000:]}"
+            output += line
+        tree = [psutil.Process(wrapper.pid), *descendants(wrapper)]
+        started = time.monotonic()
+        os.killpg(wrapper.pid, signal.SIGTERM)
+        wrapper.stdout.read()  # EOF once every process holding the log pipe is gone
+        assert time.monotonic() - started < 12
+        assert not still_running(tree, timeout=5)
+    finally:
+        stop_tree(wrapper)
+
+
+@pytest.mark.slow
+def test_make_run_names_a_taken_port_before_starting_anything(tmp_path):
+    """One line naming the port and what needs it; nothing is started."""
+    port = free_port_block(8)
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("REDIS_URL", "S3_ENDPOINT_URL", "DATABASE_URL", "SURGE_REDIS_PREFIX",
+                          "DJANGO_SETTINGS_MODULE", "PYTEST_CURRENT_TEST")}
+    env.update(PORT=str(port), SURGE_VAR_DIR=str(tmp_path))
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port + 3))
+        squatter.listen()
+        result = subprocess.run([sys.executable, "-m", "launcher.run"], cwd=BASE_DIR, env=env,
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert f"port {port + 3} is already in use (needed by the local provider (PORT+3))" in \
+        result.stderr
+    assert "started" not in result.stdout
+    env["PORT"] = "60000"
+    result = subprocess.run([sys.executable, "-m", "launcher.run"], cwd=BASE_DIR, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "PORT=60000 is too high" in result.stderr

@@ -1,0 +1,151 @@
+"""Queue positions for everyone waiting: one query and one message per user, at most ~2/s.
+
+Sending each queued job its new position on every dispatch costs O(queue) messages per
+dispatch and O(queue²) per drain. Instead, whenever a job enters or leaves the line, one
+coalesced pass reads the line from its index (jobs/line.py: no window over active jobs) and
+publishes one `queue.positions` message to each user group that has queued jobs, all in one
+Redis round trip: O(users) messages per pass and at most ~2 passes a second, whatever the rate
+of dispatches. Consumers forward a job's position only when it changed; each message carries
+`changed_at`, the time of the earliest change it reflects, so clients can see how fresh it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TypedDict
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from jobs.dispatch import redis as dispatch_redis
+from jobs.events import publish, user_group
+from jobs.models import Job, JobEvent, JobStatus
+from jobs.presenter import Timings, eta_seconds
+from jobs.selectors import queued_jobs_in_dispatch_order
+
+logger = logging.getLogger(__name__)
+
+# Statuses a job can have just after entering or leaving the line.
+QUEUE_CHANGING = frozenset({JobStatus.QUEUED, JobStatus.DISPATCHING, JobStatus.CANCELED,
+                            JobStatus.FAILED})
+
+
+class QueuedJobPosition(TypedDict):
+    job_id: str
+    queue_position: int  # jobs ahead of this one; 0 = next
+    eta_seconds: int
+
+
+class QueuePositionsMessage(TypedDict):
+    type: str  # "queue.positions": consumers handle it in queue_positions()
+    user_id: int
+    jobs: list[QueuedJobPosition]
+    at: str
+    changed_at: str  # the earliest line change this pass reflects
+
+
+def on_job_event(*, job: Job, event: JobEvent) -> None:
+    """JOB_EVENT_HOOKS entry: the line changed, so positions need a (coalesced) refresh."""
+    if event.status in QUEUE_CHANGING:
+        request_queue_broadcast()
+
+
+# KEYS: changed, lock, trailing; ARGV: now (ISO), interval ms. Returns -1: broadcast now;
+# n >= 0: a trailing pass in n ms; -2: one is already planned. One round trip per change.
+_REQUEST = """
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return -1 end
+if redis.call('SET', KEYS[3], '1', 'NX', 'PX', tonumber(ARGV[2]) * 4) then
+  return math.max(redis.call('PTTL', KEYS[2]), 0)
+end
+return -2
+"""
+
+
+def request_queue_broadcast() -> None:
+    """Broadcast now unless one ran in the last interval; then once more when it ends."""
+    interval_ms = max(1, int(settings.QUEUE_BROADCAST_INTERVAL * 1000))
+    try:
+        plan = dispatch_redis.client().eval(
+            _REQUEST, 3, _key("changed"), _key("lock"), _key("trailing"),
+            timezone.now().isoformat(), interval_ms)
+    except Exception:  # positions are a courtesy; the next change or a reconnect fixes them
+        logger.warning("queue position broadcast failed", exc_info=True)
+        return
+    if plan == -1:
+        # On a thread of its own: the caller (a request, the dispatcher) must not wait for
+        # a pass over the whole line.
+        _schedule(0, _leading_broadcast)
+    elif plan >= 0:  # a change inside the window must still be seen: one trailing pass
+        _schedule(plan / 1000 + 0.01, _trailing_broadcast)
+
+
+_timers: list[threading.Timer] = []
+
+
+def _schedule(wait: float, function) -> None:
+    timer = threading.Timer(wait, function)
+    timer.daemon = True
+    _timers.append(timer)
+    timer.start()
+
+
+def _leading_broadcast() -> None:
+    try:
+        broadcast_queue_positions()
+    except Exception:
+        logger.warning("queue position broadcast failed", exc_info=True)
+    finally:
+        close_old_connections()
+        if threading.current_thread() in _timers:
+            _timers.remove(threading.current_thread())
+
+
+def wait_for_trailing_broadcasts(timeout: float = 5.0) -> None:
+    """Let scheduled trailing passes finish (tests call this before the database goes away)."""
+    for _ in range(3):  # a trailing pass may schedule one more
+        for timer in list(_timers):
+            timer.join(timeout)
+
+
+def _trailing_broadcast() -> None:
+    try:
+        dispatch_redis.client().delete(_key("trailing"))
+        request_queue_broadcast()
+    finally:
+        close_old_connections()
+        if threading.current_thread() in _timers:
+            _timers.remove(threading.current_thread())
+
+
+def queue_positions_by_user() -> dict[int, list[QueuedJobPosition]]:
+    """{user id: positions of that user's queued jobs}, from ONE query over the whole line."""
+    timings = Timings()
+    by_user: dict[int, list[QueuedJobPosition]] = {}
+    rows = queued_jobs_in_dispatch_order().values_list("id", "user_id")
+    for position, (job_id, user_id) in enumerate(rows.iterator(chunk_size=2000)):
+        eta = eta_seconds(status=JobStatus.QUEUED, progress=0.0, position=position,
+                          timings=timings)
+        by_user.setdefault(user_id, []).append(
+            {"job_id": str(job_id), "queue_position": position, "eta_seconds": eta})
+    return by_user
+
+
+def broadcast_queue_positions() -> int:
+    """Publish one `queue.positions` message per user with queued jobs; returns how many."""
+    pipe = dispatch_redis.client().pipeline()
+    pipe.get(_key("changed"))
+    pipe.delete(_key("changed"))
+    changed, _ = pipe.execute()
+    at = timezone.now().isoformat()
+    by_user = queue_positions_by_user()
+    publish([(user_group(user_id), QueuePositionsMessage(
+        type="queue.positions", user_id=user_id, jobs=jobs, at=at,
+        changed_at=changed.decode() if changed else at)) for user_id, jobs in by_user.items()])
+    return len(by_user)
+
+
+def _key(name: str) -> str:
+    return dispatch_redis.key("queue-broadcast", name)

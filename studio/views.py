@@ -1,0 +1,80 @@
+"""The studio pages (create, job, my videos, settings) and the service worker script."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from accounts.services import user_set_email_notifications
+from jobs.models import JobStatus
+from jobs.presenter import job_state, job_states
+from jobs.s3 import signed_url
+from jobs.selectors import job_get_for_user, job_list_for_user
+from jobs.styles import STYLES
+
+GALLERY_SIZE = 48
+
+
+@login_required
+def create(request):
+    return render(request, "studio/create.html", {"styles": list(STYLES.values())})
+
+
+@login_required
+def job_detail(request, job_id):
+    job = job_get_for_user(user=request.user, job_id=job_id)  # 404 for anyone else's job
+    state = job_state(job)  # what the socket's snapshot and the API say, embedded for first paint
+    return render(request, "studio/job.html", {"job": job, "state": state,
+                                                "style": STYLES.get(job.style),
+                                                "link_minutes": settings.SIGNED_URL_SECONDS // 60,
+                                                # the first paint shows the right buttons: no shift
+                                                "terminal": job.is_terminal})
+
+
+@login_required
+@never_cache
+def job_download(request, job_id):
+    """Download button target: the video is on another origin (S3), where `<a download>` is
+    ignored and the browser would navigate away to a bare player; a signed URL that asks S3 for
+    `Content-Disposition: attachment` saves the file instead. 404 for anyone else's job."""
+    job = job_get_for_user(user=request.user, job_id=job_id)
+    if job.status != JobStatus.SUCCEEDED or not job.output_key:
+        raise Http404("This video is not ready.")
+    filename = f"surge-{job.style}-{str(job.id)[:8]}.mp4"
+    return redirect(signed_url(job.output_key, content_type="video/mp4",
+                               disposition=f'attachment; filename="{filename}"'))
+
+
+@login_required
+def videos(request):
+    jobs = list(job_list_for_user(user=request.user)[:GALLERY_SIZE])
+    cards = [{"job": job, "state": state, "style": STYLES.get(job.style)}
+             for job, state in zip(jobs, job_states(jobs), strict=True)]
+    return render(request, "studio/videos.html", {"cards": cards})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notification_settings(request):
+    if request.method == "POST":
+        user_set_email_notifications(
+            user=request.user, enabled=request.POST.get("email_notifications") == "on")
+        messages.success(request, "Saved.")
+        return redirect("notification-settings")
+    return render(request, "studio/settings.html", {"push_available": bool(
+        settings.VAPID_PUBLIC_KEY)})
+
+
+@never_cache
+def service_worker(request):
+    """Served from the root so the worker's scope is the whole site."""
+    with open(finders.find("studio/js/sw.js"), "rb") as script:
+        response = HttpResponse(script.read(), content_type="text/javascript")
+    response["Service-Worker-Allowed"] = "/"
+    return response
