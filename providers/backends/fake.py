@@ -127,8 +127,8 @@ class FakeBackend(ProviderBackend):
     supports_cancel = True
     supports_webhooks = True
     webhooks_report_progress = True
-    default_base_url = "http://fake.invalid"
-    default_model = "fake/model"
+    default_settings = {"BASE_URL": "http://fake.invalid", "MODEL": "fake/model",
+                        "OUTPUT_URL": ""}
     webhook_class = "providers.backends.fake.FakeWebhook"
 
     @classmethod

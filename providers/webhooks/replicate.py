@@ -8,7 +8,7 @@ import hashlib
 import hmac
 from typing import Any, Mapping
 
-from providers.backends.replicate import prediction_event
+from providers.backends.replicate import ReplicateBackend, prediction_event
 from providers.events import ProviderEvent
 from providers.exceptions import ProviderNotConfigured
 from providers.webhooks.base import WebhookVerifier
@@ -56,6 +56,8 @@ class StandardWebhookVerifier(WebhookVerifier):
 
 class ReplicateWebhook(StandardWebhookVerifier):
     """The body is the prediction object; the webhook-id is the idempotency key."""
+
+    default_settings = ReplicateBackend.default_settings
 
     def parse_events(self, *, headers: Mapping[str, str], data: Any) -> list[ProviderEvent]:
         return [prediction_event(self.name, data, event_id=headers["webhook-id"],
