@@ -36,7 +36,8 @@ Knobs (flag --name-with-dashes, env LOCAL_PROVIDER_<NAME>, JSON key for POST /_c
     webhook_timeout_seconds (15), webhook_max_retries (5)
     output_ttl_seconds (3600)   outputs answer 410 afterwards; Replicate shows output null,
                                 data_removed true (the TTL in force when asked is applied)
-    mode ("render")             "fast" serves one cached clip (rendered once into the state dir)
+    mode ("render")             "fast" serves one cached clip (rendered once into the state dir's
+                                cache/, re-rendered if it does not play; providers may share it)
     time_scale (1.0)            scales the nominal boot/idle/render times and webhook backoff
                                 (5, 15, 30, 60, 120, 300 s) and a receiver's Retry-After
     seed (random)               seeds the one random.Random behind ids, failures and webhook faults

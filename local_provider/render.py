@@ -3,6 +3,7 @@
 import io
 import os
 import random
+import tempfile
 
 import av
 from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageOps
@@ -99,7 +100,8 @@ def render_clip(image_bytes: bytes, out_path: str, *, seed: int, progress_path: 
     vignette, scan = _vignette(size), _scanlines(size)
     total = FPS * seconds
     glitch_frames = {f for f in range(total) if rnd.random() < 0.09}
-    tmp_path = out_path + ".part"
+    # A name of its own: two providers sharing a cache may render the same clip at once.
+    tmp_path = _temporary_path(out_path)
     container = av.open(tmp_path, mode="w", format="mp4", options={"movflags": "faststart"})
     try:
         stream = container.add_stream("libx264", rate=FPS)
@@ -133,8 +135,33 @@ def render_clip(image_bytes: bytes, out_path: str, *, seed: int, progress_path: 
         _unlink(tmp_path)
         raise
     container.close()
-    os.replace(tmp_path, out_path)
-    return {"width": w, "height": h, "frames": total, "fps": FPS, "bytes": os.path.getsize(out_path)}
+    size_bytes = os.path.getsize(tmp_path)
+    os.replace(tmp_path, out_path)  # atomic: readers see the old clip or the whole new one
+    return {"width": w, "height": h, "frames": total, "fps": FPS, "bytes": size_bytes}
+
+
+def _temporary_path(out_path: str) -> str:
+    """A new, empty file next to out_path (same file system, so the final rename is atomic)."""
+    fd, path = tempfile.mkstemp(dir=os.path.dirname(out_path) or ".",
+                                prefix=os.path.basename(out_path) + ".", suffix=".part")
+    os.close(fd)
+    return path
+
+
+def clip_problem(path: str) -> str | None:
+    """Why the clip at path would not play (missing, unreadable, no video, truncated), or None."""
+    try:
+        with av.open(path) as container:
+            if not container.streams.video:
+                return "no video stream"
+            stream = container.streams.video[0]
+            declared = stream.frames
+            decoded = sum(1 for _ in container.decode(stream))
+    except (OSError, av.error.FFmpegError) as exc:
+        return f"unreadable: {exc}"
+    if declared <= 0 or decoded != declared:
+        return f"{decoded} of {declared} frames decode"
+    return None
 
 
 def render_clip_job(image_bytes: bytes, out_path: str, seed: int, progress_path: str | None,

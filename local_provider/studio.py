@@ -163,17 +163,25 @@ class Studio:
         return self._executor
 
     def fast_clip(self) -> asyncio.Future:
-        """Render the fast-mode clip once per state dir, at first need."""
+        """The fast-mode clip's path, at first need: the cached clip if it plays, else rendered anew."""
         if self._fast_clip is None:
-            path = os.path.join(self.cache_dir, FAST_CLIP_NAME)
-            if os.path.exists(path):
-                self._fast_clip = asyncio.get_running_loop().create_future()
-                self._fast_clip.set_result(path)
-            else:
-                self._fast_clip = asyncio.ensure_future(asyncio.get_running_loop().run_in_executor(
-                    self._pool(), render.render_clip_job, render.placeholder_image(), path, 0, None, None))
-                self._fast_clip.add_done_callback(self._fast_clip_done)
+            self._fast_clip = asyncio.ensure_future(self._load_fast_clip())
+            self._fast_clip.add_done_callback(self._fast_clip_done)
         return self._fast_clip
+
+    async def _load_fast_clip(self) -> str:
+        path = os.path.join(self.cache_dir, FAST_CLIP_NAME)
+        loop = asyncio.get_running_loop()
+        # The cache dir may be shared, and a clip left by a crash or an older version may not play:
+        # serving it would make every fast-mode job "succeed" with a broken video.
+        problem = await loop.run_in_executor(None, render.clip_problem, path)
+        if problem is None:
+            return path
+        if os.path.exists(path):
+            log.warning("cached fast-mode clip %s is broken (%s): rendering it again", path, problem)
+        await loop.run_in_executor(self._pool(), render.render_clip_job, render.placeholder_image(), path, 0,
+                                   None, None)
+        return path
 
     def _fast_clip_done(self, future: asyncio.Future) -> None:
         if future.cancelled() or future.exception() is not None:
@@ -181,9 +189,7 @@ class Studio:
             self._fast_clip = None  # let the next job try again
 
     async def _copy_fast_clip(self, out: str) -> None:
-        clip = self.fast_clip()
-        await asyncio.shield(clip)
-        path = os.path.join(self.cache_dir, FAST_CLIP_NAME)
+        path = await asyncio.shield(self.fast_clip())
         unlink_quietly(out)
         try:
             os.link(path, out)  # outputs are read-only copies of one clip: a hard link is enough

@@ -23,6 +23,7 @@ from launcher.embedded import (
     var_dir,
 )
 from notifications.deliveries.vapid import generate_vapid_keys
+from providers.conf import providers_from_json
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -274,43 +275,13 @@ LOCAL_PROVIDER_WEBHOOK_SECRET = env.str("LOCAL_PROVIDER_WEBHOOK_SECRET",
                                         default=DEV_PROVIDER_WEBHOOK_SECRET)
 
 
-PROVIDER_BACKENDS = {  # the short names PROVIDERS_JSON accepts for "backend"
-    "replicate": "providers.backends.replicate.ReplicateBackend",
-    "wavespeed": "providers.backends.wavespeed.WaveSpeedBackend",
-    "fal": "providers.backends.fal.FalBackend",
-    "local": "providers.backends.local.LocalBackend",
-}
-
-
-def _providers_from_json(raw: str) -> dict[str, dict]:
-    """PROVIDERS_JSON: a JSON list of {name, backend, base_url, api_key, ...} objects."""
-    try:
-        entries = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise ImproperlyConfigured(f"PROVIDERS_JSON is not valid JSON: {error}") from error
-    if not isinstance(entries, list) or not entries:
-        raise ImproperlyConfigured("PROVIDERS_JSON must be a non-empty JSON list")
-    providers = {}
-    for entry in entries:
-        if not isinstance(entry, dict) or not entry.get("name") or not entry.get("backend"):
-            raise ImproperlyConfigured("each PROVIDERS_JSON entry needs 'name' and 'backend'")
-        name = entry["name"]
-        backend = entry["backend"]
-        backend = PROVIDER_BACKENDS.get(backend, backend)
-        providers[name] = {key.upper(): value for key, value in entry.items()
-                           if key not in ("name", "backend")}
-        providers[name]["BACKEND"] = backend
-    return providers
-
-
 def _default_providers() -> dict[str, dict]:
     """Without PROVIDERS_JSON: the local provider that `make run` starts, in two dialects."""
     common = {
-        "BACKEND": "providers.backends.local.LocalBackend",
+        "BACKEND": "local",
         "BASE_URL": LOCAL_PROVIDER_URL,
         "API_KEY": LOCAL_PROVIDER_API_KEY,
         "WEBHOOK_SECRET": LOCAL_PROVIDER_WEBHOOK_SECRET,
-        "MAX_CONCURRENCY": 5,
         "WEBHOOKS": True,
     }
     return {
@@ -321,7 +292,7 @@ def _default_providers() -> dict[str, dict]:
     }
 
 
-PROVIDERS = (_providers_from_json(env.str("PROVIDERS_JSON"))
+PROVIDERS = (providers_from_json(env.str("PROVIDERS_JSON"))
              if env.str("PROVIDERS_JSON", default="") else _default_providers())
 
 # --- Jobs and dispatch ------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from django.utils.module_loading import import_string
 
 from providers.conf import resolve
 from providers.events import ProviderEvent, Submission
-from providers.exceptions import ProviderNotConfigured
+from providers.exceptions import ProviderError, ProviderNotConfigured
 from providers.http import ApiRequest, ApiResponse, ProviderHttp
 
 logger = logging.getLogger(__name__)
@@ -21,7 +21,9 @@ class ProviderBackend:
 
     Subclasses implement build_submit_request, parse_submission, status_request, parse_status
     and, if supports_cancel, cancel_request and parse_cancel; they also name their
-    webhook_class (a dotted path to a providers.webhooks.base.WebhookVerifier subclass).
+    webhook_class (a dotted path to a providers.webhooks.base.WebhookVerifier subclass), give
+    their BASE_URL, MODEL and vendor-only keys in default_settings, and may override
+    classify_error for errors the vendor reports in its own way.
     """
 
     supports_cancel: bool = False
@@ -29,16 +31,15 @@ class ProviderBackend:
     # Whether webhooks report progress while rendering, or only the final result (then the app
     # polls for progress).
     webhooks_report_progress: bool = False
-    default_base_url: str = ""
-    default_model: str = ""
+    # This backend's defaults over providers.conf.DEFAULTS: BASE_URL, MODEL, vendor-only keys.
+    default_settings: dict[str, Any] = {}
     webhook_class: str = ""
-    envelope_codes: bool = False  # WaveSpeed-style error codes in the JSON body
 
     def __init__(self, name: str, config: dict[str, Any]) -> None:
         self.name = name
-        self.config = resolve(config)
-        self.base_url = self.config["BASE_URL"] or self.default_base_url
-        self.model = self.config["MODEL"] or self.default_model
+        self.config = resolve(config, self.default_settings)
+        self.base_url = self.config["BASE_URL"]
+        self.model = self.config["MODEL"]
 
     # --- the interface the app calls -----------------------------------------------------------
 
@@ -94,6 +95,11 @@ class ProviderBackend:
     def parse_cancel(self, provider_job_id: str, response: ApiResponse) -> bool:
         raise NotImplementedError(f"{type(self).__name__} must implement parse_cancel")
 
+    def classify_error(self, response: ApiResponse) -> ProviderError | None:
+        """The error for a non-success response (other than 429) that the vendor explains in
+        its own way, e.g. an error code in the body; None: classify it by its HTTP status."""
+        return None
+
     # --- shared helpers -------------------------------------------------------------------------
 
     @cached_property
@@ -102,7 +108,7 @@ class ProviderBackend:
             raise ProviderNotConfigured(f"settings.PROVIDERS[{self.name!r}] needs a BASE_URL")
         return ProviderHttp(provider=self.name, base_url=self.base_url,
                             timeouts=self.config["TIMEOUTS"], headers=self.auth_headers(),
-                            envelope_codes=self.envelope_codes)
+                            classify_error=self.classify_error)
 
     @cached_property
     def webhook_verifier(self):

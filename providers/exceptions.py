@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 
 GENERIC_USER_MESSAGE = "The video could not be generated. Please try again."
+UNAVAILABLE_MESSAGE = "The video service is unavailable right now. Please try again later."
 
 
 class ProviderError(Exception):

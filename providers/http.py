@@ -7,13 +7,13 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import httpx
 from django.conf import settings
 
 from providers.exceptions import (
-    GENERIC_USER_MESSAGE,
+    UNAVAILABLE_MESSAGE,
     PermanentError,
     ProviderError,
     RateLimited,
@@ -21,22 +21,6 @@ from providers.exceptions import (
 )
 
 DEFAULT_VERSION = "1.0"
-UNAVAILABLE_MESSAGE = "The video service is unavailable right now. Please try again later."
-
-# WaveSpeed puts its error codes in the JSON envelope's `code`: (kind, error code, user message).
-WAVESPEED_CODES: dict[int, tuple[str, str, str]] = {
-    1200: ("permanent", "moderation",
-           "The photo or prompt was flagged by the content filter. Please try another one."),
-    1400: ("permanent", "bad_parameter", "The request was rejected as invalid."),
-    1401: ("permanent", "bad_parameter", "The request was rejected as invalid."),
-    1402: ("permanent", "media_unreachable", "The provider could not download the photo."),
-    1403: ("permanent", "task_failed", GENERIC_USER_MESSAGE),
-    1405: ("permanent", "task_failed", GENERIC_USER_MESSAGE),
-    5000: ("transient", "server_error", UNAVAILABLE_MESSAGE),
-    5003: ("transient", "server_error", UNAVAILABLE_MESSAGE),
-    5004: ("transient", "timeout", UNAVAILABLE_MESSAGE),
-}
-
 _RESETS_IN = re.compile(r"resets in\s*~?\s*(\d+(?:\.\d+)?)\s*s", re.IGNORECASE)
 
 
@@ -106,22 +90,13 @@ def _message_from(data: Any, fallback: str) -> str:
     return fallback
 
 
-def envelope_error(code: int, message: str, *, provider: str,
-                   status_code: int | None = None) -> ProviderError | None:
-    """The exception for a WaveSpeed envelope `code`, or None for success/unknown codes."""
-    if code == 200 or code not in WAVESPEED_CODES:
-        return None
-    kind, error_code, user_message = WAVESPEED_CODES[code]
-    text = f"{provider}: code {code}: {message}"
-    if kind == "transient":
-        return TransientError(text, provider=provider, status_code=status_code)
-    return PermanentError(text, code=error_code, user_message=user_message,
-                          provider=provider, status_code=status_code)
+# A backend's hook for errors its vendor explains in its own way (see ProviderBackend).
+ErrorClassifier = Callable[[ApiResponse], ProviderError | None]
 
 
 def classify_response(response: httpx.Response, *, provider: str,
-                      envelope_codes: bool = False) -> ProviderError:
-    """The exception for a non-success response: 429, WaveSpeed codes, 5xx/408, other 4xx."""
+                      classify_error: ErrorClassifier | None = None) -> ProviderError:
+    """The exception for a non-success response: 429, the vendor's hook, 5xx/408, other 4xx."""
     status = response.status_code
     data = _json_or_none(response)
     message = _message_from(data, response.text[:300] or response.reason_phrase)
@@ -132,8 +107,8 @@ def classify_response(response: httpx.Response, *, provider: str,
             retry_after = float(match.group(1)) if match else None
         return RateLimited(f"{provider}: rate limited: {message}", retry_after=retry_after,
                            provider=provider, status_code=status)
-    if envelope_codes and isinstance(data, dict) and isinstance(data.get("code"), int):
-        error = envelope_error(data["code"], message, provider=provider, status_code=status)
+    if classify_error is not None:
+        error = classify_error(ApiResponse(status, data, response.headers))
         if error is not None:
             return error
     if status >= 500 or status == 408:
@@ -160,13 +135,14 @@ class ProviderHttp:
     """A lazily created, thread-safe, pooled httpx.Client bound to one provider's settings."""
 
     def __init__(self, *, provider: str, base_url: str, timeouts: Mapping[str, float],
-                 headers: Mapping[str, str] | None = None, envelope_codes: bool = False) -> None:
+                 headers: Mapping[str, str] | None = None,
+                 classify_error: ErrorClassifier | None = None) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self.timeout = build_timeout(timeouts)
         self.headers = {"User-Agent": user_agent(), "Accept": "application/json",
                         **(headers or {})}
-        self.envelope_codes = envelope_codes
+        self.classify_error = classify_error
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
 
@@ -208,7 +184,7 @@ class ProviderHttp:
                                  provider=self.provider, maybe_processed=True) from error
         if not (200 <= response.status_code < 300 or response.status_code in request.ok_statuses):
             raise classify_response(response, provider=self.provider,
-                                    envelope_codes=self.envelope_codes)
+                                    classify_error=self.classify_error)
         data = _json_or_none(response)
         if data is None and response.content and 200 <= response.status_code < 300:
             raise TransientError(f"{self.provider}: HTTP {response.status_code} with a non-JSON "

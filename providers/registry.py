@@ -1,4 +1,4 @@
-"""settings.PROVIDERS → cached backend instances, ordered by PRIORITY."""
+"""settings.PROVIDERS → cached backend instances, ordered by PRIORITY; the backends' short names."""
 
 from __future__ import annotations
 
@@ -14,6 +14,14 @@ from providers.base import ProviderBackend
 from providers.conf import resolve
 from providers.exceptions import ProviderNotConfigured
 
+# The short names a BACKEND setting (PROVIDERS_JSON's "backend") may use for a dotted path.
+BACKENDS = {
+    "replicate": "providers.backends.replicate.ReplicateBackend",
+    "wavespeed": "providers.backends.wavespeed.WaveSpeedBackend",
+    "fal": "providers.backends.fal.FalBackend",
+    "local": "providers.backends.local.LocalBackend",
+}
+
 _backends: dict[str, ProviderBackend] = {}
 _lock = threading.Lock()
 
@@ -25,14 +33,32 @@ def _all_settings() -> dict[str, dict[str, Any]]:
     return providers
 
 
-def get_config(name: str) -> dict[str, Any]:
-    """One provider's settings with every default filled in."""
+def _entry(name: str) -> dict[str, Any]:
     providers = _all_settings()
     if name not in providers:
         raise ProviderNotConfigured(f"settings.PROVIDERS has no provider named {name!r}")
-    config = resolve(providers[name])
-    if not config.get("BACKEND"):
-        raise ProviderNotConfigured(f"settings.PROVIDERS[{name!r}] needs a BACKEND dotted path")
+    return providers[name]
+
+
+def backend_class(name: str) -> type[ProviderBackend]:
+    """The class a provider's BACKEND (a short name or a dotted path) names."""
+    backend = _entry(name).get("BACKEND")
+    if not backend:
+        raise ProviderNotConfigured(
+            f"settings.PROVIDERS[{name!r}] needs a BACKEND: one of {sorted(BACKENDS)} "
+            "or a dotted path")
+    try:
+        return import_string(BACKENDS.get(backend, backend))
+    except ImportError as error:
+        raise ProviderNotConfigured(
+            f"settings.PROVIDERS[{name!r}]['BACKEND']: {error} (short names: "
+            f"{sorted(BACKENDS)})") from error
+
+
+def get_config(name: str) -> dict[str, Any]:
+    """One provider's settings with every default (common, then its backend's) filled in."""
+    config = resolve(_entry(name), backend_class(name).default_settings)
+    config["BACKEND"] = BACKENDS.get(config["BACKEND"], config["BACKEND"])
     return config
 
 
@@ -49,12 +75,7 @@ def get_backend(name: str) -> ProviderBackend:
     config = get_config(name)
     with _lock:
         if name not in _backends:
-            try:
-                backend_class = import_string(config["BACKEND"])
-            except ImportError as error:
-                raise ProviderNotConfigured(
-                    f"settings.PROVIDERS[{name!r}]['BACKEND']: {error}") from error
-            _backends[name] = backend_class(name, config)
+            _backends[name] = backend_class(name)(name, config)
         return _backends[name]
 
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from jobs.dispatch import slots
+from jobs.dispatch import limits, slots
 from jobs.dispatch.limits import forget_cached_limits, provider_limits
 from jobs.dispatch.wakeup import request_dispatch
 from jobs.models import BreakerState, Job, JobStatus, ProviderState
@@ -39,7 +39,9 @@ class ProviderStateAdmin(admin.ModelAdmin):
 
     @admin.display(description="Configured MAX_CONCURRENCY")
     def configured_limit(self, obj):
-        return settings.PROVIDERS.get(obj.name, {}).get("MAX_CONCURRENCY", "—")
+        if obj.name not in settings.PROVIDERS:
+            return "not configured"
+        return limits.configured_limit(obj.name)
 
     @admin.display(description="Slots in use")
     def slots_in_use(self, obj):

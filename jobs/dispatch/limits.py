@@ -1,4 +1,4 @@
-"""Each provider's live concurrency limit: the admin's override, else settings."""
+"""Each provider's live concurrency limit: the admin's override, else its settings."""
 
 from __future__ import annotations
 
@@ -7,10 +7,15 @@ import time
 from django.conf import settings
 
 from jobs.models import ProviderState
+from providers.registry import get_config
 
-DEFAULT_MAX_CONCURRENCY = 5
 CACHE_SECONDS = 1.0  # an admin change applies within a second; ETAs don't query per job
 _cache: dict = {"at": 0.0, "providers": None, "limits": {}}
+
+
+def configured_limit(name: str) -> int:
+    """The provider's MAX_CONCURRENCY from settings, or the providers' default."""
+    return int(get_config(name)["MAX_CONCURRENCY"])
 
 
 def provider_limits() -> dict[str, int]:
@@ -20,12 +25,12 @@ def provider_limits() -> dict[str, int]:
         return dict(_cache["limits"])
     states = {state.name: state for state in ProviderState.objects.all()}
     limits = {}
-    for name, config in settings.PROVIDERS.items():
+    for name in settings.PROVIDERS:
         state = states.get(name)
         if state is not None and not state.enabled:
             continue
-        configured = int(config.get("MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY))
-        limits[name] = state.max_concurrency if state and state.max_concurrency else configured
+        limits[name] = (state.max_concurrency if state and state.max_concurrency
+                        else configured_limit(name))
     _cache.update(at=now, providers=settings.PROVIDERS, limits=limits)
     return dict(limits)
 

@@ -11,23 +11,21 @@
 
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from typing import Any, Mapping
+
+from standardwebhooks.webhooks import Webhook
 
 from providers.base import ProviderBackend
 from providers.events import ProviderEvent, Submission, stable_event_id
 from providers.exceptions import PermanentError
-from providers.webhooks.replicate import (
-    StandardWebhookVerifier,
-    standard_webhooks_key,
-    standard_webhooks_signature,
-)
+from providers.webhooks.replicate import StandardWebhookVerifier
 
 
 @dataclass(frozen=True)
@@ -101,11 +99,11 @@ def webhook_request(event: ProviderEvent, *, secret: str, msg_id: str | None = N
     body = json.dumps({key: value for key, value in asdict(event).items()
                        if key not in ("raw", "provider")}).encode()
     msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
-    timestamp_text = str(int(time.time()) if timestamp is None else timestamp)
-    signature = standard_webhooks_signature(key=standard_webhooks_key(secret), msg_id=msg_id,
-                                            timestamp=timestamp_text, body=body)
-    return ({"webhook-id": msg_id, "webhook-timestamp": timestamp_text,
-             "webhook-signature": "v1," + base64.b64encode(signature).decode()}, body)
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    signature = Webhook(secret).sign(msg_id, datetime.fromtimestamp(timestamp, tz=timezone.utc),
+                                     body.decode())
+    return ({"webhook-id": msg_id, "webhook-timestamp": str(timestamp),
+             "webhook-signature": signature}, body)
 
 
 class FakeWebhook(StandardWebhookVerifier):
@@ -127,8 +125,8 @@ class FakeBackend(ProviderBackend):
     supports_cancel = True
     supports_webhooks = True
     webhooks_report_progress = True
-    default_base_url = "http://fake.invalid"
-    default_model = "fake/model"
+    default_settings = {"BASE_URL": "http://fake.invalid", "MODEL": "fake/model",
+                        "OUTPUT_URL": ""}
     webhook_class = "providers.backends.fake.FakeWebhook"
 
     @classmethod

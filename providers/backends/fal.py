@@ -115,13 +115,13 @@ class FalBackend(ProviderBackend):
 
     supports_cancel = True
     supports_webhooks = True
-    default_base_url = "https://queue.fal.run"
-    default_model = "fal-ai/wan-i2v"
+    default_settings = {
+        "BASE_URL": "https://queue.fal.run",
+        "MODEL": "fal-ai/wan-i2v",
+        "JWKS_URL": DEFAULT_JWKS_URL,
+        "JWKS_CACHE_SECONDS": 24 * 3600,  # fal says: cache at most 24 h
+    }
     webhook_class = "providers.webhooks.fal.FalWebhook"
-
-    def __init__(self, name: str, config: dict[str, Any]) -> None:
-        super().__init__(name, config)
-        self.config["JWKS_URL"] = self.config["JWKS_URL"] or DEFAULT_JWKS_URL
 
     def auth_headers(self) -> dict[str, str]:
         key = self.config["API_KEY"]

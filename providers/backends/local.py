@@ -22,7 +22,7 @@ DIALECTS: dict[str, type[ProviderBackend]] = {
 class LocalBackend(ProviderBackend):
     """Delegates to the vendor backend named by DIALECT, at BASE_URL + "/" + DIALECT."""
 
-    default_base_url = "http://127.0.0.1:8003"
+    default_settings = {"BASE_URL": "http://127.0.0.1:8003", "DIALECT": "replicate"}
 
     def __init__(self, name: str, config: dict[str, Any]) -> None:
         super().__init__(name, config)
@@ -35,7 +35,7 @@ class LocalBackend(ProviderBackend):
         self.backend = DIALECTS[self.dialect](name, {
             **self.config,
             "BASE_URL": f"{root}/{self.dialect}",
-            "JWKS_URL": self.config["JWKS_URL"] or f"{root}/fal/.well-known/jwks.json",
+            "JWKS_URL": self.config.get("JWKS_URL") or f"{root}/fal/.well-known/jwks.json",
         })
         self.config = self.backend.config
         self.model = self.backend.model

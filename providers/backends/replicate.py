@@ -83,7 +83,11 @@ class ReplicateBackend(ProviderBackend):
     supports_cancel = True
     supports_webhooks = True
     webhooks_report_progress = True
-    default_base_url = "https://api.replicate.com"
+    default_settings = {
+        "BASE_URL": "https://api.replicate.com",
+        "WARMING_AFTER_SECONDS": 5.0,  # `starting` longer than this is a cold boot
+        "CANCEL_AFTER": "",  # Cancel-After header, e.g. "10m" (caps spend on stuck jobs)
+    }
     webhook_class = "providers.webhooks.replicate.ReplicateWebhook"
 
     def build_submit_request(self, *, image_url: str, prompt: str, style: str,

@@ -6,12 +6,45 @@ from typing import Any
 
 from providers.base import ProviderBackend
 from providers.events import ProviderEvent, Submission, stable_event_id
-from providers.exceptions import TransientError
-from providers.http import WAVESPEED_CODES, ApiRequest, ApiResponse, envelope_error
+from providers.exceptions import (
+    GENERIC_USER_MESSAGE,
+    UNAVAILABLE_MESSAGE,
+    PermanentError,
+    ProviderError,
+    TransientError,
+)
+from providers.http import ApiRequest, ApiResponse
 from providers.parsing import classify_failure
 
 STATUS_MAP = {"created": "queued", "processing": "rendering", "completed": "succeeded",
               "failed": "failed"}
+
+# WaveSpeed puts its error codes in the JSON envelope's `code`: (kind, error code, user message).
+WAVESPEED_CODES: dict[int, tuple[str, str, str]] = {
+    1200: ("permanent", "moderation",
+           "The photo or prompt was flagged by the content filter. Please try another one."),
+    1400: ("permanent", "bad_parameter", "The request was rejected as invalid."),
+    1401: ("permanent", "bad_parameter", "The request was rejected as invalid."),
+    1402: ("permanent", "media_unreachable", "The provider could not download the photo."),
+    1403: ("permanent", "task_failed", GENERIC_USER_MESSAGE),
+    1405: ("permanent", "task_failed", GENERIC_USER_MESSAGE),
+    5000: ("transient", "server_error", UNAVAILABLE_MESSAGE),
+    5003: ("transient", "server_error", UNAVAILABLE_MESSAGE),
+    5004: ("transient", "timeout", UNAVAILABLE_MESSAGE),
+}
+
+
+def envelope_error(code: Any, message: str, *, provider: str,
+                   status_code: int | None = None) -> ProviderError | None:
+    """The exception for a WaveSpeed envelope `code`, or None for success/unknown codes."""
+    if code == 200 or code not in WAVESPEED_CODES:
+        return None
+    kind, error_code, user_message = WAVESPEED_CODES[code]
+    text = f"{provider}: code {code}: {message}"
+    if kind == "transient":
+        return TransientError(text, provider=provider, status_code=status_code)
+    return PermanentError(text, code=error_code, user_message=user_message,
+                          provider=provider, status_code=status_code)
 
 
 def prediction_event(name: str, data: dict, *, event_id: str | None = None,
@@ -53,10 +86,12 @@ class WaveSpeedBackend(ProviderBackend):
 
     supports_cancel = False
     supports_webhooks = True
-    default_base_url = "https://api.wavespeed.ai"
-    default_model = "wavespeed-ai/wan-2.2/i2v-480p"
+    default_settings = {
+        "BASE_URL": "https://api.wavespeed.ai",
+        "MODEL": "wavespeed-ai/wan-2.2/i2v-480p",
+        "WEBHOOK_IN_BODY": False,  # also send body `webhook_url` (documented ambiguously)
+    }
     webhook_class = "providers.webhooks.wavespeed.WaveSpeedWebhook"
-    envelope_codes = True
 
     def build_submit_request(self, *, image_url: str, prompt: str, style: str,
                              webhook_url: str | None, reference: str) -> ApiRequest:
@@ -76,6 +111,14 @@ class WaveSpeedBackend(ProviderBackend):
 
     def parse_status(self, provider_job_id: str, response: ApiResponse) -> ProviderEvent:
         return self._event(response)
+
+    def classify_error(self, response: ApiResponse) -> ProviderError | None:
+        """The envelope's `code` decides, whatever the HTTP status."""
+        envelope = response.data if isinstance(response.data, dict) else {}
+        if not isinstance(envelope.get("code"), int):
+            return None
+        return envelope_error(envelope["code"], str(envelope.get("message") or ""),
+                              provider=self.name, status_code=response.status_code)
 
     def _event(self, response: ApiResponse) -> ProviderEvent:
         envelope = response.data if isinstance(response.data, dict) else {}

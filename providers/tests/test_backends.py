@@ -177,7 +177,7 @@ def test_local_backend_rejects_unknown_dialect():
 
 def test_missing_methods_name_the_class():
     class HalfBackend(ProviderBackend):
-        default_base_url = "http://127.0.0.1:9"
+        default_settings = {"BASE_URL": "http://127.0.0.1:9"}
 
     with pytest.raises(NotImplementedError, match="HalfBackend"):
         HalfBackend("h", {}).submit(**SUBMIT)

@@ -7,13 +7,14 @@ from email.utils import formatdate
 
 import pytest
 
+from providers.backends.wavespeed import WaveSpeedBackend
 from providers.exceptions import PermanentError, RateLimited, TransientError
 from providers.http import ApiRequest, ProviderHttp, parse_retry_after
 from providers.tests.support import free_port, load_fixture
 
 
-def client(url: str, *, read: float = 5.0, envelope_codes: bool = False) -> ProviderHttp:
-    return ProviderHttp(provider="p", base_url=url, envelope_codes=envelope_codes,
+def client(url: str, *, read: float = 5.0, classify_error=None) -> ProviderHttp:
+    return ProviderHttp(provider="p", base_url=url, classify_error=classify_error,
                         timeouts={"connect": 2, "read": read, "write": 5, "pool": 2},
                         headers={"Authorization": "Bearer k"})
 
@@ -117,8 +118,6 @@ def test_non_json_success_is_transient(server):
 @pytest.mark.parametrize("http_status", [200, 400, 500])
 def test_wavespeed_envelope_codes(server, fixture, error, code, http_status):
     """WaveSpeed's envelope code decides, whatever the HTTP status (WaveSpeed backend)."""
-    from providers.backends.wavespeed import WaveSpeedBackend
-
     server.reply(http_status, load_fixture("wavespeed", fixture))
     backend = WaveSpeedBackend("ws", {"BASE_URL": server.url, "API_KEY": "k"})
     with pytest.raises(error) as caught:
@@ -132,8 +131,42 @@ def test_wavespeed_envelope_codes(server, fixture, error, code, http_status):
                                            (5000, TransientError), (5004, TransientError)])
 def test_wavespeed_code_table(server, code, expected):
     server.reply(400 if code < 5000 else 500, {"code": code, "message": "x", "data": None})
-    with pytest.raises(expected):
-        client(server.url, envelope_codes=True).send(GET)
+    with pytest.raises(expected, match=f"code {code}: x"):
+        WaveSpeedBackend("ws", {"BASE_URL": server.url}).fetch_status("abc")
+
+
+def test_backend_hook_classifies_before_the_http_status(server):
+    """A backend's classify_error decides first; None leaves the HTTP status to decide."""
+    seen = []
+
+    def classify_error(response):
+        seen.append((response.status_code, response.data))
+        if response.data.get("kind") == "busy":
+            return TransientError("vendor says busy", provider="p")
+        return None
+
+    server.reply(400, {"kind": "busy"})
+    with pytest.raises(TransientError, match="vendor says busy"):
+        client(server.url, classify_error=classify_error).send(GET)
+    server.reply(400, {"kind": "other"})
+    with pytest.raises(PermanentError) as caught:
+        client(server.url, classify_error=classify_error).send(GET)
+    assert caught.value.code == "bad_request"
+    assert seen == [(400, {"kind": "busy"}), (400, {"kind": "other"})]
+
+
+def test_429_is_rate_limited_before_the_backend_hook(server):
+    """Throttling is handled alike for every vendor: the hook never sees a 429."""
+    server.reply(429, {"code": 5003}, headers={"Retry-After": "2"})
+    with pytest.raises(RateLimited):
+        WaveSpeedBackend("ws", {"BASE_URL": server.url}).fetch_status("abc")
+
+
+def test_plain_http_errors_ignore_wavespeed_codes(server):
+    """Without a vendor hook, a body `code` means nothing: the HTTP status decides."""
+    server.reply(400, {"code": 5003, "message": "x"})
+    with pytest.raises(PermanentError):
+        client(server.url).send(GET)
 
 
 def test_parse_retry_after_edge_cases():

@@ -185,3 +185,54 @@ def test_parse_webhook_looks_up_the_provider(settings):
     assert event.provider == "rep"
     with pytest.raises(ProviderNotConfigured):
         parse_webhook("nope", headers=signed(BODY), body=BODY)
+
+
+@pytest.mark.parametrize("noise", ["garbage", "v1", "v1,a,b", ",", "v1,", "v1,YWJj,ZGVm"])
+def test_malformed_signature_entries_are_skipped(verifier, noise):
+    """An entry the package cannot parse neither crashes verification nor hides a good one."""
+    good = signed(BODY)
+    headers = {**good, "webhook-signature": f"{noise}  {good['webhook-signature']}"}
+    assert verifier.parse(headers=headers, body=BODY)
+    with pytest.raises(WebhookSignatureInvalid, match="no matching webhook signature"):
+        verifier.parse(headers={**good, "webhook-signature": noise}, body=BODY)
+
+
+def test_binary_body_is_refused_not_crashed(verifier):
+    """A body that is not UTF-8 cannot be what Replicate signed: refused as a bad signature."""
+    body = b"\xff\xfe" + BODY
+    with pytest.raises(WebhookSignatureInvalid, match="not UTF-8"):
+        verifier.parse(headers=signed(BODY), body=body)
+
+
+def test_a_narrower_window_is_honoured():
+    """WEBHOOK_TOLERANCE_SECONDS below the spec's five minutes shortens the replay window."""
+    verifier = ReplicateWebhook(name="replicate", config={"WEBHOOK_SECRET": SECRET,
+                                                          "WEBHOOK_TOLERANCE_SECONDS": 60})
+    assert verifier.parse(headers=signed(BODY, when=datetime.now(timezone.utc)
+                                         - timedelta(seconds=30)), body=BODY)
+    with pytest.raises(WebhookSignatureInvalid, match="behind by 1[23]"):
+        verifier.parse(headers=signed(BODY, when=datetime.now(timezone.utc)
+                                      - timedelta(seconds=125)), body=BODY)
+
+
+def test_a_wider_window_than_the_spec_is_a_configuration_error():
+    """standardwebhooks enforces five minutes; a longer setting would silently not apply."""
+    with pytest.raises(ProviderNotConfigured, match="at most 300"):
+        ReplicateWebhook(name="replicate", config={"WEBHOOK_SECRET": SECRET,
+                                                   "WEBHOOK_TOLERANCE_SECONDS": 600})
+
+
+@pytest.mark.parametrize("secret", ["whsec_not base64!", "whsec_abcde", "whsec_", ""])
+def test_a_malformed_secret_is_a_configuration_error(secret):
+    """A mistyped secret says so instead of failing every webhook as a bad signature."""
+    verifier = ReplicateWebhook(name="replicate", config={"WEBHOOK_SECRET": secret})
+    with pytest.raises(ProviderNotConfigured, match="WEBHOOK_SECRET"):
+        verifier.parse(headers=signed(BODY), body=BODY)
+
+
+def test_the_fake_signs_what_the_package_verifies():
+    """providers.backends.fake.webhook_request signs with the package too."""
+    from providers.backends.fake import build_event, webhook_request
+
+    headers, body = webhook_request(build_event("j1", "queued"), secret=SECRET)
+    Webhook(SECRET).verify(body, headers, json_parse=False)

@@ -19,11 +19,14 @@ _INTEGER = re.compile(r"^\d{1,12}$")
 
 
 class WebhookVerifier:
-    """Base class: subclasses implement verify(headers, body) and parse_events(headers, data)."""
+    """Base class: subclasses implement verify(headers, body) and parse_events(headers, data),
+    and take their backend's default_settings."""
+
+    default_settings: dict[str, Any] = {}
 
     def __init__(self, *, name: str, config: dict[str, Any]) -> None:
         self.name = name
-        self.config = resolve(config)
+        self.config = resolve(config, self.default_settings)
 
     def parse(self, *, headers: Mapping[str, str], body: bytes) -> list[ProviderEvent]:
         """Verify, then parse: raises WebhookSignatureInvalid or WebhookPayloadInvalid."""

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from cryptography.exceptions import InvalidSignature
 
 from providers.backends.fal import (
-    DEFAULT_JWKS_URL,
+    FalBackend,
     error_event,
     error_text,
     result_event,
@@ -32,6 +32,8 @@ def fal_message(*, request_id: str, user_id: str, timestamp: str, body: bytes) -
 class FalWebhook(WebhookVerifier):
     """Verify against every key of the JWKS; dedupe on request_id + status."""
 
+    default_settings = FalBackend.default_settings
+
     def verify(self, *, headers: Mapping[str, str], body: bytes) -> None:
         request_id, user_id, timestamp, signature = self.require_headers(headers, *HEADERS)
         self.check_timestamp(timestamp)
@@ -41,7 +43,7 @@ class FalWebhook(WebhookVerifier):
             raise self.invalid("webhook signature is not hex") from None
         message = fal_message(request_id=request_id, user_id=user_id,
                               timestamp=timestamp.strip(), body=body)
-        url = self.config.get("JWKS_URL") or DEFAULT_JWKS_URL
+        url = self.config["JWKS_URL"]
         options = {"max_age": min(self.config["JWKS_CACHE_SECONDS"], 24 * 3600),
                    "timeouts": self.config["TIMEOUTS"]}
         keys, refreshed = jwks.get_keys(url, **options)

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from typing import Any, Mapping
 
-from providers.backends.wavespeed import prediction_event
+from providers.backends.wavespeed import WaveSpeedBackend, prediction_event
 from providers.events import ProviderEvent
 from providers.webhooks.base import WebhookVerifier
 
@@ -19,6 +19,8 @@ def wavespeed_signature(*, secret: str, msg_id: str, timestamp: str, body: bytes
 
 class WaveSpeedWebhook(WebhookVerifier):
     """Not Standard-Webhooks-compatible despite the same header names: see wavespeed_signature."""
+
+    default_settings = WaveSpeedBackend.default_settings
 
     def verify(self, *, headers: Mapping[str, str], body: bytes) -> None:
         msg_id, timestamp, signatures = self.require_headers(

@@ -3,8 +3,9 @@ the limit live."""
 
 import pytest
 
-from jobs.dispatch.limits import provider_limits
+from jobs.dispatch.limits import forget_cached_limits, provider_limits
 from jobs.models import BreakerState, ProviderState
+from providers.conf import DEFAULTS
 
 pytestmark = pytest.mark.django_db
 
@@ -40,3 +41,15 @@ def test_close_circuit_action(admin_client, two_providers):
                                                      "_selected_action": [state.pk]})
     state.refresh_from_db()
     assert state.breaker_state == BreakerState.CLOSED and state.consecutive_failures == 0
+
+
+def test_a_provider_without_a_limit_gets_the_one_default(admin_client, settings):
+    """Without MAX_CONCURRENCY the dispatcher and the admin both use the providers' default."""
+    settings.PROVIDERS = {"plain": {"BACKEND": "local", "BASE_URL": "http://127.0.0.1:9"}}
+    forget_cached_limits()
+    assert provider_limits() == {"plain": DEFAULTS["MAX_CONCURRENCY"]}
+    state = ProviderState.objects.create(name="plain")
+    page = admin_client.get(f"/admin/jobs/providerstate/{state.pk}/change/")
+    assert page.status_code == 200
+    configured = page.content.split(b"Configured MAX_CONCURRENCY", 1)[1][:300]
+    assert f'<div class="readonly">{DEFAULTS["MAX_CONCURRENCY"]}</div>'.encode() in configured
