@@ -13,9 +13,11 @@ from django.http import Http404
 from django.utils import timezone
 
 from common.memo import memoize_for
+from jobs.dispatch.limits import provider_limits
 from jobs.line import ROUND_SHIFT, round_of
 from jobs.models import (
     ACTIVE_STATUSES,
+    SLOT_HOLDING_STATUSES,
     BreakerState,
     Job,
     JobEvent,
@@ -97,8 +99,6 @@ def queue_positions(*, jobs: list[Job]) -> dict:
 
 
 def total_provider_slots() -> int:
-    from jobs.dispatch.limits import provider_limits
-
     return max(1, sum(provider_limits().values()))
 
 
@@ -151,10 +151,6 @@ def selfie_thumbnail_url(selfie: Selfie | None) -> str | None:
     return signed_url(selfie.thumbnail.name)
 
 
-SLOT_HOLDING_STATUSES = (JobStatus.DISPATCHING, JobStatus.SUBMITTED, JobStatus.WARMING,
-                         JobStatus.RENDERING)
-
-
 def jobs_holding_slots(*, provider: str) -> QuerySet:
     """Ids of the jobs that occupy one of `provider`'s slots right now."""
     return (Job.objects.filter(provider=provider, status__in=SLOT_HOLDING_STATUSES)
@@ -164,8 +160,6 @@ def jobs_holding_slots(*, provider: str) -> QuerySet:
 @memoize_for(1.0)
 def providers_all_unavailable() -> bool:
     """True when no configured provider can take a job now: each is disabled, paused or open."""
-    from django.utils import timezone
-
     now = timezone.now()
     states = {state.name: state
               for state in ProviderState.objects.filter(name__in=list(settings.PROVIDERS))}

@@ -14,6 +14,7 @@ from django.utils.module_loading import import_string
 
 from jobs.events import JobEventMessage, send_job_event
 from jobs.models import STATUS_RANK, TERMINAL_STATUSES, Job, JobEvent, JobStatus
+from jobs.selectors import job_video_url
 from jobs.stages import STAGE_TEXT
 
 logger = logging.getLogger(__name__)
@@ -150,8 +151,6 @@ def event_message(job: Job, event: JobEvent) -> JobEventMessage:
     if event.status == JobStatus.FAILED:
         message["error"] = {"code": job.error_code, "message": job.error_message}
     if event.status == JobStatus.SUCCEEDED and job.output_key:
-        from jobs.selectors import job_video_url
-
         message["video_url"] = job_video_url(job)
     return message
 
