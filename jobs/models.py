@@ -217,7 +217,7 @@ class WebhookInbox(models.Model):
     result = models.CharField(
         max_length=16, blank=True,
         help_text="applied / ignored; 'unknown' until the job's submission is recorded (it is "
-                  "applied then).")
+                  "applied then); 'orphaned' if its job moved on before adopting it.")
     reference = models.CharField(
         max_length=64, blank=True,
         help_text="The submission our webhook URL names (job id.attempt): finds one whose "
@@ -229,7 +229,7 @@ class WebhookInbox(models.Model):
                                                name="webhook_inbox_unique_event")]
         indexes = [models.Index(fields=["provider", "provider_job_id", "result"],
                                 name="webhook_inbox_waiting"),
-                   models.Index(fields=["reference", "result"], name="webhook_inbox_reference")]
+                   models.Index(fields=["result", "reference"], name="webhook_inbox_reference")]
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.event_id}"

@@ -35,7 +35,11 @@ from jobs.models import (
     WebhookInbox,
 )
 from jobs.services.dispatch import job_requeue, submission_reference
-from jobs.services.provider_events import WAITING, job_adopt_announced_submission
+from jobs.services.provider_events import (
+    WAITING,
+    job_adopt_announced_submission,
+    webhook_cancel_orphan,
+)
 from jobs.services.selfies import upload_purge_expired
 from providers.exceptions import ProviderNotConfigured
 from providers.registry import get_backend
@@ -66,22 +70,28 @@ def next_poll_delay(*, provider: str, poll_count: int) -> float:
     return min(cap, base * (1.5 ** min(poll_count, 10)))
 
 
-def adopt_announced_submissions() -> int:
-    """Submissions whose answer was lost, named since by their webhooks (?ref=), are adopted."""
+def settle_announced_submissions() -> int:
+    """Submissions named by their webhooks (?ref=) but not recorded, because their answer was
+    lost: the job still waiting for one adopts it; one whose job moved on is canceled.
+    Returns how many were adopted."""
+    named = set(WebhookInbox.objects.filter(result=WAITING).exclude(reference="")
+                .values_list("provider", "provider_job_id", "reference"))
+    if not named:
+        return 0
     dispatching = {submission_reference(job_id=job_id, attempt=attempt): (job_id, attempt, provider)
                    for job_id, attempt, provider in Job.objects.filter(
                        status=JobStatus.DISPATCHING).values_list("id", "attempts", "provider")}
-    if not dispatching:
-        return 0
-    announced = set(WebhookInbox.objects.filter(reference__in=list(dispatching), result=WAITING)
-                    .values_list("reference", flat=True))
-    count = 0
-    for reference in announced:
-        job_id, attempt, provider = dispatching[reference]
-        transition = job_adopt_announced_submission(job_id=job_id, attempt=attempt,
-                                                    provider=provider, source="reconciler")
-        count += transition is not None and transition.applied
-    return count
+    adopted = 0
+    for provider, provider_job_id, reference in sorted(named):
+        if reference in dispatching:
+            job_id, attempt, job_provider = dispatching[reference]
+            transition = job_adopt_announced_submission(
+                job_id=job_id, attempt=attempt, provider=job_provider, source="reconciler")
+            adopted += transition is not None and transition.applied
+        else:
+            webhook_cancel_orphan(provider=provider, provider_job_id=provider_job_id,
+                                  reference=reference)
+    return adopted
 
 
 def recover_lost_dispatches(now) -> int:
@@ -172,7 +182,7 @@ def reconcile_once() -> dict[str, int]:
     """One full pass; returns what it did (for logs and tests)."""
     now = timezone.now()
     report = {
-        "adopted": adopt_announced_submissions(),
+        "adopted": settle_announced_submissions(),
         "requeued": recover_lost_dispatches(now),
         "mirrors": recover_lost_mirrors(now),
         "polls": poll_silent_jobs(now),

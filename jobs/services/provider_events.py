@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import uuid
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -76,6 +77,8 @@ def job_apply_provider_event(*, event, source: str) -> Transition | None:
 # committing, or its answer was lost. The submit path, or an adoption, applies these as soon
 # as the id is recorded.
 WAITING = "unknown"
+# The webhooks of a submission whose job moved on before adopting it (it was canceled).
+ORPHANED = "orphaned"
 
 
 def webhook_receive(*, provider: str, event, reference: str = "") -> tuple[bool, Transition | None]:
@@ -140,6 +143,25 @@ def job_adopt_announced_submission(*, job_id, attempt: int, provider: str,
         # The job moved on meanwhile (canceled, back in line): stop the render nobody wants.
         request_provider_cancel(job_id=job_id, provider=provider, provider_job_id=provider_job_id)
     return transition
+
+
+def webhook_cancel_orphan(*, provider: str, provider_job_id: str, reference: str) -> bool:
+    """A submission its webhooks name (?ref=) but no job holds, because the job moved on before
+    adopting it (canceled, submitted again): cancel it at the provider, so it is not rendered
+    and billed for nothing, and set its waiting webhooks aside. True if it was canceled now."""
+    try:
+        job_id = uuid.UUID(reference.rpartition(".")[0])
+    except ValueError:
+        return False  # not a reference of ours
+    if Job.objects.filter(provider=provider, provider_job_id=provider_job_id).exists():
+        return False  # recorded meanwhile: its submit path applies the waiting webhooks
+    if not WebhookInbox.objects.filter(provider=provider, provider_job_id=provider_job_id,
+                                       result=WAITING).update(result=ORPHANED):
+        return False
+    logger.info("job %s: canceling %s at %s, a submission it no longer waits for", job_id,
+                provider_job_id, provider)
+    request_provider_cancel(job_id=job_id, provider=provider, provider_job_id=provider_job_id)
+    return True
 
 
 def _apply_claimed(inbox_pk, event, *, source: str) -> Transition | None:

@@ -1,5 +1,6 @@
 """A submission whose answer is lost (read timeout) is found and adopted, not made twice."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -8,7 +9,8 @@ from django.utils import timezone
 from jobs.dispatch import engine as dispatch_engine
 from jobs.dispatch.engine import dispatch_pending
 from jobs.dispatch.reconciler import reconcile_once
-from jobs.models import Job, JobStatus, ProviderState
+from jobs.models import Job, JobStatus, ProviderState, WebhookInbox
+from jobs.services.jobs import job_cancel_any
 from jobs.services.provider_events import webhook_receive
 from jobs.tests.dispatch.conftest import all_finished, drive
 from providers.backends import fake
@@ -105,8 +107,9 @@ def test_without_lookup_or_news_it_goes_back_in_line_when_the_wait_ends(
     [job] = make_jobs(make_user())
     dispatch_pending()
     event = fake.build_event("someone-else", "queued", provider="fake")
-    webhook_receive(provider="fake", event=event, reference=f"{job.id}.2")
+    webhook_receive(provider="fake", event=event, reference=f"{uuid.uuid4()}.1")
     assert reconcile_once()["adopted"] == 0
+    assert Job.objects.get(pk=job.id).status == JobStatus.DISPATCHING
     Job.objects.filter(pk=job.id).update(lease_until=timezone.now() - timedelta(seconds=1))
     reconcile_once()
     job.refresh_from_db()
@@ -147,3 +150,21 @@ def test_an_answer_that_arrives_after_the_adoption_keeps_the_submission(
     [sent] = fake.outbox
     assert job.status == JobStatus.SUBMITTED and job.provider_job_id == sent.provider_job_id
     assert fake.canceled == []
+
+
+def test_a_submission_named_after_its_job_moved_on_is_canceled(fake_engine, make_user,
+                                                               make_jobs):
+    """A webhook naming the lost submission of a job canceled meanwhile stops that render."""
+    fake_engine.PROVIDERS["fake"]["LOOKUP"] = False
+    fake.FakeBackend.script(fake.AnswerLost())
+    [job] = make_jobs(make_user())
+    dispatch_pending()
+    job_cancel_any(job=Job.objects.get(pk=job.id), source="api")
+    [sent] = fake.outbox
+    event = fake.build_event(sent.provider_job_id, "rendering", provider="fake", progress=0.2)
+    webhook_receive(provider="fake", event=event, reference=f"{job.id}.1")
+    assert reconcile_once()["adopted"] == 0
+    assert fake.canceled == [sent.provider_job_id]
+    assert WebhookInbox.objects.get().result == "orphaned"
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELED and job.provider_job_id == ""
