@@ -58,6 +58,10 @@ class JobStatus(models.TextChoices):
 
 TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
 ACTIVE_STATUSES = frozenset(set(JobStatus) - TERMINAL_STATUSES)
+# The provider has the job (it may be polled, fail over, or be canceled there).
+AT_PROVIDER_STATUSES = frozenset({JobStatus.SUBMITTED, JobStatus.WARMING, JobStatus.RENDERING})
+# The job occupies one of its provider's concurrency slots.
+SLOT_HOLDING_STATUSES = AT_PROVIDER_STATUSES | {JobStatus.DISPATCHING}
 # Forward order of the state machine; terminal states share the last rank.
 STATUS_RANK = {
     JobStatus.QUEUED: 0, JobStatus.DISPATCHING: 1, JobStatus.SUBMITTED: 2,
@@ -213,14 +217,19 @@ class WebhookInbox(models.Model):
     result = models.CharField(
         max_length=16, blank=True,
         help_text="applied / ignored; 'unknown' until the job's submission is recorded (it is "
-                  "applied then).")
+                  "applied then); 'orphaned' if its job moved on before adopting it.")
+    reference = models.CharField(
+        max_length=64, blank=True,
+        help_text="The submission our webhook URL names (job id.attempt): finds one whose "
+                  "answer was lost.")
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["provider", "event_id"],
                                                name="webhook_inbox_unique_event")]
         indexes = [models.Index(fields=["provider", "provider_job_id", "result"],
-                                name="webhook_inbox_waiting")]
+                                name="webhook_inbox_waiting"),
+                   models.Index(fields=["result", "reference"], name="webhook_inbox_reference")]
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.event_id}"

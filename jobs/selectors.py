@@ -16,6 +16,7 @@ from jobs.dispatch.limits import provider_limits
 from jobs.line import ROUND_SHIFT, round_of
 from jobs.models import (
     ACTIVE_STATUSES,
+    SLOT_HOLDING_STATUSES,
     BreakerState,
     Job,
     JobEvent,
@@ -108,10 +109,6 @@ def selfie_thumbnail_url(selfie: Selfie | None) -> str | None:
     if selfie is None or not selfie.thumbnail:
         return None
     return signed_url(selfie.thumbnail.name)
-
-
-SLOT_HOLDING_STATUSES = (JobStatus.DISPATCHING, JobStatus.SUBMITTED, JobStatus.WARMING,
-                         JobStatus.RENDERING)
 
 
 def jobs_holding_slots(*, provider: str) -> QuerySet:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from jobs.dispatch import engine, mirror, poller
+from providers.exceptions import ProviderError
+from providers.registry import get_backend
 
 logger = logging.getLogger(__name__)
 
@@ -26,9 +28,6 @@ def cancel_at_provider(job_id: str, provider: str, provider_job_id: str) -> None
 
 
 def warm_up_provider(name: str) -> None:
-    from providers.exceptions import ProviderError
-    from providers.registry import get_backend
-
     try:
         get_backend(name).warm_up()
     except ProviderError as error:  # keep-warm is best effort; the breaker sees real jobs

@@ -8,7 +8,14 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from common.api import json_error
-from jobs.dispatch.provider_events import webhook_receive
+from jobs.services.provider_events import webhook_receive
+from providers.exceptions import (
+    ProviderNotConfigured,
+    TransientError,
+    WebhookPayloadInvalid,
+    WebhookSignatureInvalid,
+)
+from providers.webhooks import parse_webhook
 
 logger = logging.getLogger(__name__)
 MAX_WEBHOOK_BYTES = 1024 * 1024
@@ -20,14 +27,6 @@ def provider_webhook(request, provider: str):
         response = json_error(405, "Webhooks are POSTed.")
         response["Allow"] = "POST"
         return response
-    from providers.exceptions import (
-        ProviderNotConfigured,
-        TransientError,
-        WebhookPayloadInvalid,
-        WebhookSignatureInvalid,
-    )
-    from providers.webhooks import parse_webhook
-
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -49,8 +48,11 @@ def provider_webhook(request, provider: str):
     except TransientError:  # e.g. fal's JWKS unreachable: make the provider retry later
         return json_error(503, "Cannot verify webhooks right now; retry later.")
 
+    # The submission our webhook URL names (engine.webhook_url), so that one whose answer was
+    # lost can be adopted. The URL is not signed, but the event it comes with is.
+    reference = request.GET.get("ref", "")
     applied = 0
     for event in events:
-        _, transition = webhook_receive(provider=provider, event=event)
+        _, transition = webhook_receive(provider=provider, event=event, reference=reference)
         applied += transition is not None and transition.applied
     return JsonResponse({"received": len(events), "applied": applied})

@@ -29,6 +29,9 @@ Knobs (flag --name-with-dashes, env LOCAL_PROVIDER_<NAME>, JSON key for POST /_c
     outage ("off")              "503": dialect endpoints answer 503; "hang": they hang until the
                                 client gives up (no job is created); /_control, /_health, /outputs
                                 and the fal JWKS are unaffected
+    submit_answer_delay_seconds (0)  a submission is accepted and runs at once, but its answer is
+                                sent this much later: a client whose read timeout is shorter loses
+                                the answer, not the job (its webhooks still come)
     webhook_drop (0), webhook_duplicate (0)  probability per message to never send it / send it twice
     webhook_reorder (0)         bool or probability: a non-terminal message is held back until the
                                 next one was delivered (only Replicate sends more than one per job)

@@ -17,6 +17,7 @@ KNOB_HELP = {
     "idle_unload_seconds": "idle time before the model unloads, in s (default 300 x time_scale)",
     "failure_rate": "probability 0-1 that a job fails (default 0)",
     "outage": "off, 503 or hang (default off)",
+    "submit_answer_delay_seconds": "a submission runs at once but is answered this much later (default 0)",
     "webhook_drop": "probability 0-1 that a webhook is never sent (default 0)",
     "webhook_duplicate": "probability 0-1 that a webhook is sent twice (default 0)",
     "webhook_reorder": "true/false or probability 0-1 that a webhook is overtaken (default 0)",

@@ -99,6 +99,7 @@ PARSERS = {
     "idle_unload_seconds": _optional_seconds,
     "failure_rate": _rate,
     "outage": _outage,
+    "submit_answer_delay_seconds": _seconds,
     "webhook_drop": _rate,
     "webhook_duplicate": _rate,
     "webhook_reorder": _bool_or_rate,
@@ -123,6 +124,7 @@ class Knobs:
     idle_unload_seconds: float | None = None
     failure_rate: float = 0.0
     outage: str = "off"
+    submit_answer_delay_seconds: float = 0.0
     webhook_drop: float = 0.0
     webhook_duplicate: float = 0.0
     webhook_reorder: float = 0.0

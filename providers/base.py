@@ -20,13 +20,19 @@ class ProviderBackend:
     """Base class for provider backends.
 
     Subclasses implement build_submit_request, parse_submission, status_request, parse_status
-    and, if supports_cancel, cancel_request and parse_cancel; they also name their
-    webhook_class (a dotted path to a providers.webhooks.base.WebhookVerifier subclass), give
-    their BASE_URL, MODEL and vendor-only keys in default_settings, and may override
-    classify_error for errors the vendor reports in its own way.
+    and, if supports_cancel, cancel_request and parse_cancel; if supports_lookup,
+    find_submission; they also name their webhook_class (a dotted path to a
+    providers.webhooks.base.WebhookVerifier subclass), give their BASE_URL, MODEL and
+    vendor-only keys in default_settings, and may override classify_error for errors the
+    vendor reports in its own way.
     """
 
     supports_cancel: bool = False
+    # Whether find_submission can find a submission by our reference. None of the vendors we
+    # support documents a way (no metadata or idempotency key; Replicate's and WaveSpeed's
+    # listings show nothing of ours to match): with them the reference travels in the webhook
+    # URL and comes back with the provider's webhooks.
+    supports_lookup: bool = False
     supports_webhooks: bool = False
     # Whether webhooks report progress while rendering, or only the final result (then the app
     # polls for progress).
@@ -66,6 +72,11 @@ class ProviderBackend:
             return False
         response = self.http.send(self.cancel_request(provider_job_id))
         return self.parse_cancel(provider_job_id, response)
+
+    def find_submission(self, reference: str) -> ProviderEvent | None:
+        """The state of the job submitted with our `reference`, or None if the provider has
+        none: for a submission whose answer was lost (read timeout). Only if supports_lookup."""
+        raise NotImplementedError(f"{type(self).__name__} must implement find_submission")
 
     def warm_up(self) -> None:
         """Keep-warm hook, called periodically by the app; most providers need nothing."""

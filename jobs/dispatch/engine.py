@@ -13,29 +13,53 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections
+from django.urls import reverse
 from django.utils import timezone
 
 from jobs.dispatch import breaker, slots
 from jobs.dispatch.limits import provider_limits
 from jobs.dispatch.wakeup import enqueue, request_dispatch, request_provider_cancel
-from jobs.line import HEAD_ROUND, line_key
 from jobs.models import Job, JobStatus, ProviderState
 from jobs.s3 import signed_url
 from jobs.selectors import queued_jobs_in_dispatch_order
+from jobs.services.dispatch import (
+    job_await_submission,
+    job_fail,
+    job_record_submission,
+    job_requeue,
+    submission_reference,
+)
+from jobs.services.provider_events import (
+    job_adopt_announced_submission,
+    job_apply_provider_event,
+    job_apply_waiting_webhooks,
+)
 from jobs.services.transitions import job_transition
 from jobs.styles import style_get
+from providers.base import ProviderBackend
+from providers.events import Submission
+from providers.exceptions import (
+    PermanentError,
+    ProviderError,
+    ProviderNotConfigured,
+    RateLimited,
+    TransientError,
+)
+from providers.registry import get_backend, get_config, provider_names
 
 logger = logging.getLogger(__name__)
 
 TRANSIENT_BASE_SECONDS = 0.5
 TRANSIENT_CAP_SECONDS = 15.0
 SELFIE_URL_SECONDS = 3600
+# How long a submission whose answer was lost may take to be named by a webhook before the
+# job is submitted again: providers whose webhooks report progress announce a prediction at
+# once; the others (WaveSpeed, fal) only call back when it is done (then STRANDED_AFTER).
+ANNOUNCED_WITHIN_SECONDS = 30.0
 
 
 def available_providers() -> list[tuple[str, int]]:
     """[(name, limit)] of providers that may take new jobs now, preferred first."""
-    from providers.registry import provider_names
-
     limits = provider_limits()
     states = {state.name: state for state in ProviderState.objects.filter(name__in=limits)}
     now = timezone.now()
@@ -51,8 +75,6 @@ def available_providers() -> list[tuple[str, int]]:
 
 def dispatch_lease_seconds(provider: str) -> float:
     """How long a submission may take before the reconciler assumes its worker is gone."""
-    from providers.registry import get_config
-
     timeouts = get_config(provider)["TIMEOUTS"]
     return sum(float(timeouts.get(part, 0) or 0) for part in ("connect", "read", "write")) + 30
 
@@ -123,108 +145,110 @@ def _submit_on_thread(job_id, attempt: int) -> None:
         close_old_connections()
 
 
+def webhook_url(provider: str, reference: str) -> str:
+    """Where the provider calls back; the query names the submission, so that one whose answer
+    was lost can still be found (Replicate suggests query parameters for such metadata)."""
+    path = reverse("provider-webhook", kwargs={"provider": provider})
+    return f"{settings.PUBLIC_BASE_URL}{path}?ref={reference}"
+
+
 def submit_job(*, job_id, attempt: int) -> None:
     """Send one assigned job to its provider and record the outcome (runs in a worker)."""
-    from providers.exceptions import (
-        PermanentError,
-        ProviderNotConfigured,
-        RateLimited,
-        TransientError,
-    )
-    from providers.registry import get_backend
-
     job = Job.objects.select_related("selfie").filter(pk=job_id).first()
     if job is None or job.status != JobStatus.DISPATCHING or job.attempts != attempt:
         return  # superseded: requeued and re-dispatched, or canceled
     provider = job.provider
+    # Outcomes only apply to the job as we left it: one adopted meanwhile is not undone.
+    fence = {"attempts": attempt, "status": JobStatus.DISPATCHING}
     if job.selfie is None:
-        _fail(job, code="selfie_deleted", message="The selfie for this video was deleted.")
+        job_fail(job_id=job.id, code="selfie_deleted", source="dispatcher", expect=fence,
+                 message="The selfie for this video was deleted.")
         return
     style = style_get(job.style)
+    reference = submission_reference(job_id=job.id, attempt=attempt)
     try:
-        submission = get_backend(provider).submit(
+        backend = get_backend(provider)
+        submission = backend.submit(
             image_url=signed_url(job.selfie.image.name, seconds=SELFIE_URL_SECONDS),
             prompt=style.prompt if style else job.style, style=style.title if style else "",
-            webhook_url=f"{settings.PUBLIC_BASE_URL}/webhooks/{provider}/",
-            reference=str(job.id))
+            webhook_url=webhook_url(provider, reference), reference=reference)
     except RateLimited as error:
         breaker.record_rate_limited(provider, retry_after=error.retry_after)
-        requeue(job, reason="rate_limited", head=True, attempt=attempt)
+        job_requeue(job=job, reason="rate_limited", head=True, attempt=attempt,
+                    from_status=JobStatus.DISPATCHING)
         return
     except TransientError as error:
         breaker.record_failure(provider, reason=str(error))
+        if error.maybe_processed and _find_lost_submission(job, attempt, backend):
+            return
         # Another healthy provider takes it at once; with none, back off before retrying.
         alternatives = [name for name, _ in available_providers() if name != provider]
         delay = None if alternatives else breaker.full_jitter_backoff(
             attempt, base=TRANSIENT_BASE_SECONDS, cap=TRANSIENT_CAP_SECONDS)
-        requeue(job, reason="transient_error", delay=delay, attempt=attempt,
-                avoid_provider=provider)
+        job_requeue(job=job, reason="transient_error", delay=delay, attempt=attempt,
+                    from_status=JobStatus.DISPATCHING, avoid_provider=provider)
         return
     except (PermanentError, ProviderNotConfigured) as error:
         message = getattr(error, "user_message", "The video could not be generated.")
-        _fail(job, code=getattr(error, "code", "provider_misconfigured"), message=message,
-              attempt=attempt)
+        job_fail(job_id=job.id, code=getattr(error, "code", "provider_misconfigured"),
+                 message=message, source="dispatcher", expect=fence)
         return
-
-    transition = job_transition(
-        job_id=job.id, status=JobStatus.SUBMITTED, source="dispatcher",
-        expect={"attempts": attempt, "status": JobStatus.DISPATCHING},
-        fields={"provider_job_id": submission.provider_job_id, "lease_until": None,
-                "last_provider_news_at": timezone.now()})
     breaker.record_success(provider)
-    if not transition.applied:  # canceled while we were submitting: undo at the provider
+    _record(job, attempt, submission)
+
+
+def _record(job: Job, attempt: int, submission: Submission, *, adopted: bool = False) -> None:
+    """Record the provider's id for the job, then apply what is already known about it."""
+    provider = job.provider
+    transition = job_record_submission(
+        job_id=job.id, attempt=attempt, provider=provider, source="dispatcher",
+        provider_job_id=submission.provider_job_id, adopted=adopted)
+    if not transition.applied and transition.job.provider_job_id != submission.provider_job_id:
+        # Canceled while we were submitting: undo at the provider.
         request_provider_cancel(job_id=job.id, provider=provider,
                                 provider_job_id=submission.provider_job_id)
         return
-    from jobs.dispatch.provider_events import (
-        job_apply_provider_event,
-        job_apply_waiting_webhooks,
-    )
-
     if submission.event is not None:
         job_apply_provider_event(event=submission.event, source="dispatcher")
     # Webhooks that beat our commit (fast renders, slow commits) are applied now, not by a poll.
     job_apply_waiting_webhooks(provider=provider, provider_job_id=submission.provider_job_id)
 
 
-def requeue(job: Job, *, reason: str, head: bool = False, delay: float | None = None,
-            attempt: int | None = None, cancel_old: bool = False,
-            avoid_provider: str = "") -> bool:
-    """Put a job back in line (not a failure), free its slot and wake the dispatcher.
-
-    It keeps its place in line (an early one: it was dispatched), or with `head` goes first.
-    """
-    old_provider, old_provider_job_id = job.provider, job.provider_job_id
-    fields = {"provider": "", "provider_job_id": "", "lease_until": None,
-              "avoid_provider": avoid_provider,
-              "not_before": timezone.now() + timedelta(seconds=delay) if delay else None}
-    if head:
-        fields["line_key"] = line_key(round_=HEAD_ROUND, at=timezone.now())
-    transition = job_transition(
-        job_id=job.id, status=JobStatus.QUEUED, source="dispatcher", requeue=True,
-        detail={"reason": reason},
-        expect={"attempts": attempt} if attempt is not None else None, fields=fields)
-    if old_provider:
-        slots.release(provider=old_provider, job_id=job.id)
-    if transition.applied and cancel_old and old_provider_job_id:
-        request_provider_cancel(job_id=job.id, provider=old_provider,
-                                provider_job_id=old_provider_job_id)
-    request_dispatch()
-    return transition.applied
-
-
-def _fail(job: Job, *, code: str, message: str, attempt: int | None = None) -> None:
-    job_transition(job_id=job.id, status=JobStatus.FAILED, source="dispatcher",
-                   expect={"attempts": attempt} if attempt is not None else None,
-                   fields={"error_code": code, "error_message": message[:500]},
-                   detail={"error": code})
+def _find_lost_submission(job: Job, attempt: int, backend: ProviderBackend) -> bool:
+    """The submission may have reached the provider although its answer was lost (a read
+    timeout): find it rather than render (and bill) the video twice. True when the job is
+    taken care of: adopted, or waiting for a webhook to name its submission."""
+    reference = submission_reference(job_id=job.id, attempt=attempt)
+    if backend.supports_lookup:
+        try:
+            event = backend.find_submission(reference)
+        except ProviderError as error:
+            logger.warning("job %s: cannot look up %s at %s: %s", job.id, reference,
+                           job.provider, error)
+        else:
+            if event is None:
+                return False  # the provider has none: submitting again is safe
+            logger.info("job %s: adopted %s at %s after a lost answer", job.id,
+                        event.provider_job_id, job.provider)
+            _record(job, attempt, Submission(event.provider_job_id, event), adopted=True)
+            return True
+    if job_adopt_announced_submission(job_id=job.id, attempt=attempt, provider=job.provider,
+                                      source="dispatcher") is not None:
+        return True
+    if not (backend.supports_webhooks and backend.config["WEBHOOKS"]):
+        logger.warning("job %s: the answer from %s was lost and it cannot be looked up; "
+                       "submitting again may render it twice", job.id, job.provider)
+        return False
+    wait = settings.STRANDED_AFTER
+    if backend.webhooks_report_progress:
+        wait = min(wait, ANNOUNCED_WITHIN_SECONDS)
+    # The reconciler adopts it when a webhook names it, or requeues the job when this ends.
+    return job_await_submission(job_id=job.id, attempt=attempt,
+                                until=timezone.now() + timedelta(seconds=wait))
 
 
 def cancel_at_provider(*, job_id, provider: str, provider_job_id: str) -> None:
     """Tell the provider to stop a submission we no longer want, then free the slot."""
-    from providers.exceptions import ProviderError
-    from providers.registry import get_backend
-
     try:
         get_backend(provider).cancel(provider_job_id)
     except ProviderError as error:

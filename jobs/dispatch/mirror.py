@@ -20,12 +20,15 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from jobs.dispatch.wakeup import MIRROR_LEASE_SECONDS
 from jobs.models import Job, JobStatus
+from jobs.services.dispatch import job_fail
 from jobs.services.transitions import job_transition
+from providers.exceptions import ProviderError
+from providers.registry import get_backend
 
 logger = logging.getLogger(__name__)
 
-MIRROR_LEASE_SECONDS = 120
 MAX_REDIRECTS = 3
 TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
 
@@ -112,12 +115,14 @@ def mirror_output(*, job_id) -> None:
         except OutputGone:
             url = None if refreshed else _fresh_output_url(job)
             if not url:
-                _fail(job, "output_expired", "The provider deleted the video before we could "
-                                             "save it. Please try again.")
+                job_fail(job_id=job.id, code="output_expired", source="mirror",
+                         message="The provider deleted the video before we could save it. "
+                                 "Please try again.")
                 return
         except OutputRefused as error:
             logger.warning("job %s: output refused: %s", job.id, error)
-            _fail(job, "output_refused", "The provider returned a video we could not accept.")
+            job_fail(job_id=job.id, code="output_refused", source="mirror",
+                     message="The provider returned a video we could not accept.")
             return
     transition = job_transition(job_id=job.id, status=JobStatus.SUCCEEDED, source="mirror",
                                 fields={"output_key": key, "lease_until": None},
@@ -128,9 +133,6 @@ def mirror_output(*, job_id) -> None:
 
 def _fresh_output_url(job: Job) -> str | None:
     """Expired URL: the provider's status endpoint may hand out a new one."""
-    from providers.exceptions import ProviderError
-    from providers.registry import get_backend
-
     try:
         event = get_backend(job.provider).fetch_status(job.provider_job_id)
     except ProviderError as error:
@@ -139,8 +141,3 @@ def _fresh_output_url(job: Job) -> str | None:
     if event.output_url and event.output_url != job.output_url:
         return event.output_url
     return None
-
-
-def _fail(job: Job, code: str, message: str) -> None:
-    job_transition(job_id=job.id, status=JobStatus.FAILED, source="mirror",
-                   fields={"error_code": code, "error_message": message})

@@ -7,18 +7,18 @@ import logging
 from django.db.models import F
 
 from jobs.dispatch import breaker
-from jobs.dispatch.provider_events import job_apply_provider_event
-from jobs.models import Job, JobStatus
+from jobs.models import AT_PROVIDER_STATUSES, Job
+from jobs.services.dispatch import job_requeue
+from jobs.services.provider_events import job_apply_provider_event
+from providers.exceptions import PermanentError, ProviderError, RateLimited
+from providers.registry import get_backend
 
 logger = logging.getLogger(__name__)
-AT_PROVIDER = (JobStatus.SUBMITTED, JobStatus.WARMING, JobStatus.RENDERING)
 
 
 def poll_job(*, job_id) -> None:
-    from providers.exceptions import PermanentError, ProviderError, RateLimited
-    from providers.registry import get_backend
-
-    job = Job.objects.filter(pk=job_id, status__in=AT_PROVIDER).exclude(provider_job_id="").first()
+    job = (Job.objects.filter(pk=job_id, status__in=AT_PROVIDER_STATUSES)
+           .exclude(provider_job_id="").first())
     if job is None:
         return
     Job.objects.filter(pk=job.id).update(poll_count=F("poll_count") + 1)
@@ -27,9 +27,7 @@ def poll_job(*, job_id) -> None:
     except PermanentError as error:  # the provider no longer knows the job: run it again
         logger.warning("job %s: provider lost %s (%s); requeueing", job.id,
                        job.provider_job_id, error)
-        from jobs.dispatch.engine import requeue
-
-        requeue(job, reason="provider_lost_job", attempt=job.attempts)
+        job_requeue(job=job, reason="provider_lost_job", attempt=job.attempts)
         return
     except RateLimited:  # the next pass polls again, later
         return

@@ -17,9 +17,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from jobs.dispatch import breaker, slots
-from jobs.dispatch.engine import dispatch_pending, requeue
-from jobs.dispatch.wakeup import enqueue, request_mirror, request_poll, wait_for_wakeup
+from jobs.dispatch.engine import dispatch_pending
+from jobs.dispatch.wakeup import (
+    MIRROR_LEASE_SECONDS,
+    enqueue,
+    request_mirror,
+    request_poll,
+    wait_for_wakeup,
+)
 from jobs.models import (
+    AT_PROVIDER_STATUSES,
     BreakerState,
     IdempotencyKey,
     Job,
@@ -27,10 +34,18 @@ from jobs.models import (
     ProviderState,
     WebhookInbox,
 )
+from jobs.services.dispatch import job_requeue, submission_reference
+from jobs.services.provider_events import (
+    WAITING,
+    job_adopt_announced_submission,
+    webhook_cancel_orphan,
+)
+from jobs.services.selfies import upload_purge_expired
+from providers.exceptions import ProviderNotConfigured
+from providers.registry import get_backend
 
 logger = logging.getLogger(__name__)
 
-AT_PROVIDER = (JobStatus.SUBMITTED, JobStatus.WARMING, JobStatus.RENDERING)
 POLL_BACKOFF_CAP_SECONDS = 60.0
 POLL_ONLY_INTERVAL_SECONDS = 2.0
 POLL_ONLY_CAP_SECONDS = 10.0
@@ -39,9 +54,6 @@ POLL_ONLY_CAP_SECONDS = 10.0
 def poll_after_seconds(provider: str) -> float:
     """Silence after which a job is polled: POLL_AFTER when webhooks tell us everything, a few
     seconds when they don't (none configured, or only the final result: progress comes by poll)."""
-    from providers.exceptions import ProviderNotConfigured
-    from providers.registry import get_backend
-
     try:
         backend = get_backend(provider)
     except ProviderNotConfigured:
@@ -58,11 +70,36 @@ def next_poll_delay(*, provider: str, poll_count: int) -> float:
     return min(cap, base * (1.5 ** min(poll_count, 10)))
 
 
+def settle_announced_submissions() -> int:
+    """Submissions named by their webhooks (?ref=) but not recorded, because their answer was
+    lost: the job still waiting for one adopts it; one whose job moved on is canceled.
+    Returns how many were adopted."""
+    named = set(WebhookInbox.objects.filter(result=WAITING).exclude(reference="")
+                .values_list("provider", "provider_job_id", "reference"))
+    if not named:
+        return 0
+    dispatching = {submission_reference(job_id=job_id, attempt=attempt): (job_id, attempt, provider)
+                   for job_id, attempt, provider in Job.objects.filter(
+                       status=JobStatus.DISPATCHING).values_list("id", "attempts", "provider")}
+    adopted = 0
+    for provider, provider_job_id, reference in sorted(named):
+        if reference in dispatching:
+            job_id, attempt, job_provider = dispatching[reference]
+            transition = job_adopt_announced_submission(
+                job_id=job_id, attempt=attempt, provider=job_provider, source="reconciler")
+            adopted += transition is not None and transition.applied
+        else:
+            webhook_cancel_orphan(provider=provider, provider_job_id=provider_job_id,
+                                  reference=reference)
+    return adopted
+
+
 def recover_lost_dispatches(now) -> int:
     lost = Job.objects.filter(status=JobStatus.DISPATCHING, lease_until__lt=now)
     count = 0
     for job in lost:
-        if requeue(job, reason="dispatch_lease_expired", head=True, attempt=job.attempts):
+        if job_requeue(job=job, reason="dispatch_lease_expired", head=True, attempt=job.attempts,
+                       from_status=JobStatus.DISPATCHING):
             count += 1
     return count
 
@@ -72,7 +109,8 @@ def recover_lost_mirrors(now) -> int:
                                status=JobStatus.SAVING)
     count = 0
     for job_id in stale.values_list("id", flat=True):
-        Job.objects.filter(pk=job_id).update(lease_until=now + timedelta(seconds=120))
+        Job.objects.filter(pk=job_id).update(
+            lease_until=now + timedelta(seconds=MIRROR_LEASE_SECONDS))
         request_mirror(job_id=job_id)
         count += 1
     return count
@@ -81,7 +119,7 @@ def recover_lost_mirrors(now) -> int:
 def poll_silent_jobs(now) -> int:
     """Webhooks get lost: poll jobs whose provider has said nothing for a while."""
     count = 0
-    candidates = Job.objects.filter(status__in=AT_PROVIDER).exclude(provider_job_id="").filter(
+    candidates = Job.objects.filter(status__in=AT_PROVIDER_STATUSES).exclude(provider_job_id="").filter(
         Q(not_before__isnull=True) | Q(not_before__lte=now))
     for job in candidates.only("id", "provider", "poll_count", "last_provider_news_at"):
         silent_since = job.last_provider_news_at or now
@@ -105,12 +143,12 @@ def fail_over_stranded_jobs(now) -> int:
     if not down:
         return 0
     silent_since = now - timedelta(seconds=settings.STRANDED_AFTER)
-    stranded = Job.objects.filter(status__in=AT_PROVIDER, provider__in=down,
+    stranded = Job.objects.filter(status__in=AT_PROVIDER_STATUSES, provider__in=down,
                                   last_provider_news_at__lt=silent_since)
     count = 0
     for job in stranded:
-        if requeue(job, reason="provider_down", head=True, attempt=job.attempts,
-                   cancel_old=True, avoid_provider=job.provider):
+        if job_requeue(job=job, reason="provider_down", head=True, attempt=job.attempts,
+                       cancel_old=True, avoid_provider=job.provider):
             count += 1
     return count
 
@@ -137,8 +175,6 @@ def purge_expired(now) -> None:
     """Forget what no one can use any more: old idempotency keys, inbox rows, unclaimed uploads."""
     IdempotencyKey.objects.filter(created_at__lt=now - timedelta(hours=24)).delete()
     WebhookInbox.objects.filter(received_at__lt=now - timedelta(days=7)).delete()
-    from jobs.services.selfies import upload_purge_expired
-
     upload_purge_expired(now=now - timedelta(hours=1))
 
 
@@ -146,6 +182,7 @@ def reconcile_once() -> dict[str, int]:
     """One full pass; returns what it did (for logs and tests)."""
     now = timezone.now()
     report = {
+        "adopted": settle_announced_submissions(),
         "requeued": recover_lost_dispatches(now),
         "mirrors": recover_lost_mirrors(now),
         "polls": poll_silent_jobs(now),

@@ -13,6 +13,7 @@ import time
 from django.conf import settings
 
 from jobs.dispatch import redis as dispatch_redis
+from jobs.selectors import jobs_holding_slots
 
 SLOT_LEASE_SECONDS = 180
 
@@ -88,8 +89,6 @@ CLAIM_GRACE_SECONDS = 30
 
 def resync(*, provider: str) -> None:
     """Renew the leases of jobs the database says hold a slot; drop stale members."""
-    from jobs.selectors import jobs_holding_slots
-
     holding = [str(job_id) for job_id in jobs_holding_slots(provider=provider)]
     now = time.time()
     dispatch_redis.client().eval(

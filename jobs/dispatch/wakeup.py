@@ -37,6 +37,8 @@ def request_provider_cancel(*, job_id, provider: str, provider_job_id: str) -> N
 
 
 MIRROR_LIST = "mirror"
+# A job in `saving` is copied within this; then the reconciler requests its copy again.
+MIRROR_LEASE_SECONDS = 120
 
 
 def request_mirror(*, job_id) -> None:

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.exceptions import ApplicationError
+from jobs.dispatch.wakeup import request_dispatch, request_provider_cancel
 from jobs.line import line_key, next_round
 from jobs.models import TERMINAL_STATUSES, IdempotencyKey, Job, JobStatus, Selfie
 from jobs.selectors import job_get_for_user, line_serving_round, user_line_summary
@@ -21,12 +22,6 @@ from jobs.styles import STYLES, style_get
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 QUOTA_RETRY_AFTER_SECONDS = 30
-
-
-def _request_dispatch() -> None:
-    from jobs.dispatch.wakeup import request_dispatch
-
-    request_dispatch()
 
 
 def _check_quota(user) -> int:
@@ -54,7 +49,7 @@ def job_enqueue(*, user, selfie: Selfie, style: str, users_last_round: int | Non
                                  status=JobStatus.QUEUED, stage=STAGE_TEXT[JobStatus.QUEUED],
                                  line_key=line_key(round_=round_, at=now), last_seq=1)
         job_record_created(job, source="api")
-        transaction.on_commit(_request_dispatch)
+        transaction.on_commit(request_dispatch)
     return job
 
 
@@ -148,8 +143,6 @@ def job_cancel_any(*, job: Job, source: str) -> Job:
         raise ApplicationError("This job has just finished; there is nothing to cancel.",
                                status_code=409, extra={"status": transition.job.status})
     if previous["provider_job_id"]:
-        from jobs.dispatch.wakeup import request_provider_cancel
-
         transaction.on_commit(lambda: request_provider_cancel(job_id=job.id, **previous))
     return transition.job
 

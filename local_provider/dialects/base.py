@@ -1,5 +1,6 @@
 """Helpers the three dialects share: auth, JSON bodies, timestamps, the service handle."""
 
+import asyncio
 import hmac
 import json
 from datetime import datetime, timezone
@@ -29,6 +30,12 @@ class Service:
 
     def output_url(self, job) -> str:
         return f"{job.base_url}/outputs/{job.id}.mp4"
+
+
+async def answer_late(svc: Service) -> None:
+    """The submit_answer_delay_seconds fault: the job already runs, its answer is held back."""
+    if svc.engine.knobs.submit_answer_delay_seconds:
+        await asyncio.sleep(svc.engine.knobs.submit_answer_delay_seconds)
 
 
 def service(request: web.Request) -> Service:

@@ -7,7 +7,7 @@ from aiohttp import web
 
 from .. import engine as eng
 from ..webhooks import Outgoing
-from .base import Service, authorized, dumps, image_url, iso, json_body, json_response, service
+from .base import Service, answer_late, authorized, dumps, image_url, iso, json_body, json_response, service
 
 NAME = "fal"
 PREFIX = "/fal"
@@ -83,6 +83,7 @@ async def submit(request: web.Request, model_id: str) -> web.Response:
         return _detail(429, "Concurrency limit exceeded, please retry later",
                        headers={"Retry-After": str(exc.retry_after)})
     job.extra["gateway_request_id"] = job.id
+    await answer_late(svc)
     return json_response({"status": "IN_QUEUE", "request_id": job.id, **_urls(job),
                           "gateway_request_id": job.id, "queue_position": svc.engine.queue_position(job)})
 

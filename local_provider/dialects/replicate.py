@@ -9,7 +9,7 @@ from aiohttp import web
 from .. import engine as eng
 from ..signing import standard_webhook_headers
 from ..webhooks import Outgoing
-from .base import Service, authorized, dumps, image_url, iso, json_body, json_response, service
+from .base import Service, answer_late, authorized, dumps, image_url, iso, json_body, json_response, service
 
 NAME = "replicate"
 PREFIX = "/replicate"
@@ -128,6 +128,7 @@ async def create(request: web.Request) -> web.Response:
             await asyncio.wait_for(job.done.wait(), timeout=min(60, int(wait.group(1) or 60)))
         except asyncio.TimeoutError:
             pass
+    await answer_late(svc)
     location = f"{job.base_url}{PREFIX}/v1/predictions/{job.id}"
     return json_response(serialize(svc, job), status=201, headers={"Location": location})
 

@@ -5,7 +5,7 @@ from aiohttp import web
 from .. import engine as eng
 from ..signing import wavespeed_headers
 from ..webhooks import Outgoing
-from .base import Service, authorized, dumps, image_url, iso, json_body, json_response, service
+from .base import Service, answer_late, authorized, dumps, image_url, iso, json_body, json_response, service
 
 NAME = "wavespeed"
 PREFIX = "/wavespeed"
@@ -62,6 +62,7 @@ async def submit(request: web.Request) -> web.Response:
     except eng.OverLimit as exc:
         return error(429, "Too many requests: concurrency limit reached, please retry later",
                      headers={"Retry-After": str(exc.retry_after)})
+    await answer_late(svc)
     return envelope(serialize(svc, job))
 
 

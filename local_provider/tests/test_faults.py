@@ -46,6 +46,26 @@ def test_outage_hang(provider, image_url):
     assert replicate(provider, image_url).status_code == 201
 
 
+@pytest.mark.parametrize("path,headers,body", [
+    ("/replicate/v1/predictions?", BEARER, {"version": "v"}),
+    ("/wavespeed/api/v3/wavespeed-ai/wan-2.2/i2v-480p?webhook=", BEARER, {}),
+    ("/fal/fal-ai/kling-video?fal_webhook=", FAL_KEY, {}),
+])
+def test_a_late_answer_loses_the_answer_not_the_job(provider, image_url, listener, path, headers, body):
+    """With submit_answer_delay_seconds, a client that gives up first still gets its render and webhook."""
+    provider.control(submit_answer_delay_seconds=2)
+    if path.startswith("/replicate"):
+        body = {**body, "input": {"image": image_url}, "webhook": listener.url,
+                "webhook_events_filter": ["completed"]}
+    else:
+        path, body = path + listener.url, {"image": image_url, "image_url": image_url}
+    with pytest.raises(httpx.ReadTimeout):
+        provider.http.post(path, headers=headers, json=body, timeout=0.5)
+    assert provider.counters()["submitted"] == 1
+    [delivery] = listener.wait_for(1)
+    assert delivery["path"] == "/hooks"
+
+
 def test_failure_rate(provider, image_url):
     """failure_rate 1 fails every job with an error message."""
     provider.control(failure_rate=1)

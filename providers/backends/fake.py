@@ -2,6 +2,7 @@
 
     from providers.backends import fake
     fake.FakeBackend.script(RateLimited("slow down", retry_after=3))   # next submit raises
+    fake.FakeBackend.script(fake.AnswerLost())   # next submit is taken, but its answer is lost
     submission = backend.submit(...)            # recorded in fake.outbox
     fake.set_status(submission.provider_job_id, "succeeded", output_url="http://…/v.mp4")
     backend.fetch_status(submission.provider_job_id)                    # → that event
@@ -24,7 +25,7 @@ from standardwebhooks.webhooks import Webhook
 
 from providers.base import ProviderBackend
 from providers.events import ProviderEvent, Submission, stable_event_id
-from providers.exceptions import PermanentError
+from providers.exceptions import PermanentError, TransientError
 from providers.webhooks.replicate import StandardWebhookVerifier
 
 
@@ -48,6 +49,13 @@ warm_ups: list[str] = []
 _scripts: list[tuple[str, str | None, Any]] = []  # (operation, provider name or None, outcome)
 _lock = threading.Lock()
 _counter = itertools.count(1)
+
+
+class AnswerLost(TransientError):
+    """A scripted submit outcome: the provider takes the job, but its answer never arrives."""
+
+    def __init__(self) -> None:
+        super().__init__("fake: read timed out", provider="fake", maybe_processed=True)
 
 
 def reset() -> None:
@@ -119,7 +127,8 @@ class FakeBackend(ProviderBackend):
     """Records submissions in the module outbox; returns scripted or recorded outcomes.
 
     Settings: OUTPUT_URL — when set, a fetch_status of a job still `queued` answers
-    `succeeded` with it, so end-to-end flows complete without scripting each job.
+    `succeeded` with it, so end-to-end flows complete without scripting each job; LOOKUP
+    (default True) — whether find_submission finds submissions by their reference.
     """
 
     supports_cancel = True
@@ -129,11 +138,15 @@ class FakeBackend(ProviderBackend):
                         "OUTPUT_URL": ""}
     webhook_class = "providers.backends.fake.FakeWebhook"
 
+    def __init__(self, name: str, config: dict[str, Any]) -> None:
+        super().__init__(name, config)
+        self.supports_lookup = bool(self.config.get("LOOKUP", True))
+
     @classmethod
     def script(cls, *outcomes: Any, operation: str = "submit",
                provider: str | None = None) -> None:
         """Queue outcomes for the next calls of `operation` ("submit", "fetch_status", "cancel",
-        "warm_up"), optionally only for one provider name. An exception outcome is raised; a
+        "warm_up", "find_submission"), optionally only for one provider name. An exception outcome is raised; a
         ProviderEvent is returned by fetch_status/used as the submit's initial event; a bool is
         cancel's answer; None means "behave normally"."""
         with _lock:
@@ -147,7 +160,9 @@ class FakeBackend(ProviderBackend):
 
     def submit(self, *, image_url: str, prompt: str, style: str, webhook_url: str | None,
                reference: str) -> Submission:
-        scripted = self._scripted("submit")
+        scripted = _next_scripted("submit", self.name)
+        if isinstance(scripted, BaseException) and not isinstance(scripted, AnswerLost):
+            raise scripted
         job_id = f"fake-{next(_counter)}-{uuid.uuid4().hex[:8]}"
         if isinstance(scripted, ProviderEvent):
             event = build_event(job_id, scripted.status, provider=self.name,
@@ -162,7 +177,18 @@ class FakeBackend(ProviderBackend):
             outbox.append(FakeSubmission(self.name, job_id, image_url, prompt, style,
                                          webhook_url, reference))
             statuses[job_id] = event
+        if isinstance(scripted, AnswerLost):
+            raise scripted
         return Submission(provider_job_id=job_id, event=event)
+
+    def find_submission(self, reference: str) -> ProviderEvent | None:
+        if not self.supports_lookup:
+            return super().find_submission(reference)
+        self._scripted("find_submission")
+        with _lock:
+            sent = [item for item in outbox if item.provider == self.name
+                    and item.reference == reference]
+            return statuses.get(sent[-1].provider_job_id) if sent else None
 
     def fetch_status(self, provider_job_id: str) -> ProviderEvent:
         scripted = self._scripted("fetch_status")

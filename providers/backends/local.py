@@ -40,6 +40,7 @@ class LocalBackend(ProviderBackend):
         self.config = self.backend.config
         self.model = self.backend.model
         self.supports_cancel = self.backend.supports_cancel
+        self.supports_lookup = self.backend.supports_lookup
         self.supports_webhooks = self.backend.supports_webhooks
         self.webhooks_report_progress = self.backend.webhooks_report_progress
 
@@ -53,6 +54,9 @@ class LocalBackend(ProviderBackend):
 
     def cancel(self, provider_job_id: str) -> bool:
         return self.backend.cancel(provider_job_id)
+
+    def find_submission(self, reference: str) -> ProviderEvent | None:
+        return self.backend.find_submission(reference)
 
     def warm_up(self) -> None:
         """Ask the local provider to boot its dialect's worker (a cold boot costs boot_seconds)."""

@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings as django_settings
+from rest_framework.test import APIClient
 
 from jobs.models import IdempotencyKey, Job, JobStatus, ProviderState
 from jobs.services.jobs import request_fingerprint
@@ -242,8 +243,6 @@ def test_oversized_json_body_is_413(api):
 
 
 def test_anonymous_is_401():
-    from rest_framework.test import APIClient
-
     assert_error(APIClient().get(URL), 401)
 
 

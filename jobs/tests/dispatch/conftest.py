@@ -12,6 +12,7 @@ from django.core.files.storage import default_storage
 from accounts.models import User
 from jobs.dispatch.reconciler import reconcile_once
 from jobs.models import TERMINAL_STATUSES, Job, ProviderState, Selfie
+from jobs.services.jobs import job_create
 from launcher.embedded import BASE_DIR
 from project.testing.local_provider import LocalProviderProcess
 
@@ -20,7 +21,7 @@ DEFAULT_KNOBS = {
     "max_concurrency": 10, "over_limit": "reject", "failure_rate": 0.0, "outage": "off",
     "webhook_drop": 0.0, "webhook_duplicate": 0.0, "webhook_reorder": 0.0,
     "webhook_delay_seconds": 0.0, "output_ttl_seconds": 3600, "mode": "fast",
-    "render_seconds": 0.05, "boot_seconds": 0.0,
+    "render_seconds": 0.05, "boot_seconds": 0.0, "submit_answer_delay_seconds": 0.0,
 }
 
 
@@ -84,8 +85,6 @@ def make_selfie():
 
 @pytest.fixture
 def make_jobs(make_selfie, settings):
-    from jobs.services.jobs import job_create
-
     settings.MAX_ACTIVE_JOBS_PER_USER = 10_000
 
     def make(user, count=1):

@@ -3,7 +3,10 @@
 import pytest
 
 from jobs.dispatch import breaker
-from jobs.models import BreakerState, Job, JobStatus, ProviderState
+from jobs.dispatch.reconciler import reconcile_once
+from jobs.models import STATUS_RANK, BreakerState, Job, JobStatus, ProviderState, WebhookInbox
+from jobs.presenter import job_event_message
+from jobs.selectors import providers_all_unavailable
 from jobs.tests.dispatch.conftest import all_finished, drive
 
 
@@ -60,14 +63,10 @@ def test_every_provider_down_keeps_jobs_waiting_not_failed(engine, provider, mak
     provider.control(outage="503")
     jobs = make_jobs(make_user(), count=3)
     for _ in range(20):
-        from jobs.dispatch.reconciler import reconcile_once
-
         reconcile_once()
         Job.objects.update(not_before=None)  # skip the retry backoff
     assert not breaker.can_submit(breaker.provider_state("primary"))
     assert set(Job.objects.values_list("status", flat=True)) == {JobStatus.QUEUED}
-    from jobs.selectors import providers_all_unavailable
-
     assert providers_all_unavailable()
     assert len(jobs) == 3
 
@@ -97,8 +96,6 @@ def test_webhooks_lost_duplicated_or_reordered_end_in_one_terminal_state(
         assert statuses[-1] == JobStatus.SUCCEEDED
         terminal = [s for s in statuses if s in ("succeeded", "failed", "canceled")]
         assert terminal == ["succeeded"]
-        from jobs.models import STATUS_RANK
-
         ranks = [STATUS_RANK[s] for s in statuses if s != "queued"]
         assert ranks == sorted(ranks), statuses  # never a regression
     counters = provider.counters()
@@ -106,8 +103,6 @@ def test_webhooks_lost_duplicated_or_reordered_end_in_one_terminal_state(
         assert counters["webhooks_dropped"] > 0
     if knobs.get("webhook_duplicate"):
         assert counters["webhooks_duplicated"] > 0
-        from jobs.models import WebhookInbox
-
         assert WebhookInbox.objects.count() >= 4
 
 
@@ -146,7 +141,5 @@ def test_a_job_the_renderer_keeps_failing_says_so_after_three_tries(
     assert job.status == JobStatus.FAILED
     assert job.attempts == 3
     assert "failed 3 times in a row" in job.error_message
-    from jobs.presenter import job_event_message
-
     requeued = job.events.filter(detail__reason__startswith="provider_failed").first()
     assert job_event_message(job, requeued)["reason"].startswith("provider_failed")

@@ -5,10 +5,11 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
+from django.test import Client
 from standardwebhooks.webhooks import Webhook
 
-from jobs.dispatch.provider_events import job_apply_waiting_webhooks
 from jobs.models import Job, JobStatus, WebhookInbox
+from jobs.services.provider_events import job_apply_waiting_webhooks
 from launcher.embedded import DEV_PROVIDER_WEBHOOK_SECRET
 
 
@@ -106,8 +107,6 @@ def test_oversized_bodies_are_refused(client, replicate_settings, transactional_
 
 
 def test_webhooks_need_no_csrf_token(replicate_settings, submitted_job):
-    from django.test import Client
-
     body, headers = signed(prediction("pred123"))
     response = Client(enforce_csrf_checks=True).post(
         "/webhooks/primary/", body, content_type="application/json", **headers)
@@ -146,3 +145,20 @@ def test_a_webhook_that_beats_the_submission_is_applied_when_it_is_recorded(
     assert WebhookInbox.objects.get().result == "applied"
     # Applied once: the submit path running again finds nothing waiting.
     assert job_apply_waiting_webhooks(provider="primary", provider_job_id="pred123") == 0
+
+
+def test_the_submission_the_webhook_url_names_is_kept_with_the_event(
+        client, replicate_settings, submitted_job):
+    """?ref= in the webhook URL (the submission it was made for) is stored in the inbox, cut to
+    its column; the event is applied as usual."""
+    body, headers = signed(prediction("pred123"))
+    assert client.post(f"/webhooks/primary/?ref={submitted_job.id}.1", body,
+                       content_type="application/json", **headers).status_code == 200
+    assert WebhookInbox.objects.get().reference == f"{submitted_job.id}.1"
+    body, headers = signed(prediction("pred123", logs=" 60%|######    | 30/50"))
+    client.post("/webhooks/primary/?ref=" + "x" * 100, body, content_type="application/json",
+                **headers)
+    assert {len(ref) for ref in WebhookInbox.objects.values_list("reference", flat=True)} == {
+        len(f"{submitted_job.id}.1"), 64}
+    submitted_job.refresh_from_db()
+    assert submitted_job.progress == pytest.approx(0.6)

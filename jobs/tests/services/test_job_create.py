@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.http import Http404
 
 from common.exceptions import ApplicationError
 from jobs.models import IdempotencyKey, Job, JobStatus
@@ -98,8 +99,6 @@ def test_retry_only_failed_or_canceled(user, selfie):
 
 
 def test_malformed_ids_are_not_found(user):
-    from django.http import Http404
-
     with pytest.raises(Http404):
         job_cancel(user=user, job_id="not-a-uuid")
     with pytest.raises(Http404):

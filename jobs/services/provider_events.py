@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import uuid
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.text import without_nul
-from jobs.dispatch.mirror import MIRROR_LEASE_SECONDS
+from jobs.dispatch.wakeup import MIRROR_LEASE_SECONDS, request_mirror, request_provider_cancel
 from jobs.models import Job, JobStatus, WebhookInbox
+from jobs.services.dispatch import job_record_submission, job_requeue, submission_reference
 from jobs.services.transitions import Transition, job_transition
 from providers.events import ProviderEvent
+from providers.exceptions import GENERIC_USER_MESSAGE
 
 logger = logging.getLogger(__name__)
 MAX_PROVIDER_ATTEMPTS = 3
@@ -66,20 +69,22 @@ def job_apply_provider_event(*, event, source: str) -> Transition | None:
     if not transition.applied:
         Job.objects.filter(pk=job.id, provider_job_id=event.provider_job_id).update(**news)
     elif status == JobStatus.SAVING:
-        from jobs.dispatch.wakeup import request_mirror
-
         transaction.on_commit(lambda: request_mirror(job_id=job.id))
     return transition
 
 
 # A verified webhook for a provider job id we don't know (yet): its submission may still be
-# committing. The submit path applies these as soon as the id is recorded.
+# committing, or its answer was lost. The submit path, or an adoption, applies these as soon
+# as the id is recorded.
 WAITING = "unknown"
+# The webhooks of a submission whose job moved on before adopting it (it was canceled).
+ORPHANED = "orphaned"
 
 
-def webhook_receive(*, provider: str, event) -> tuple[bool, Transition | None]:
+def webhook_receive(*, provider: str, event, reference: str = "") -> tuple[bool, Transition | None]:
     """Record a verified webhook in the inbox and apply it; returns (new, transition).
 
+    `reference` is the submission the webhook URL names (?ref=, see submission_reference).
     A duplicate delivery (same provider event id) is not new and changes nothing. An event
     that arrives before its job's submission is recorded waits in the inbox; the submit path
     then applies it (job_apply_waiting_webhooks). Both sides write first and read second, and
@@ -91,7 +96,8 @@ def webhook_receive(*, provider: str, event) -> tuple[bool, Transition | None]:
             inbox = WebhookInbox.objects.create(
                 provider=provider, event_id=event.event_id[:255],
                 provider_job_id=event.provider_job_id[:200], payload=event.raw,
-                event=_event_fields(event), result=WAITING)
+                event=_event_fields(event), result=WAITING,
+                reference=without_nul(reference)[:64])
     except IntegrityError:
         return False, None
     known = Job.objects.filter(provider=event.provider,
@@ -115,6 +121,49 @@ def job_apply_waiting_webhooks(*, provider: str, provider_job_id: str) -> int:
     return applied
 
 
+def job_adopt_announced_submission(*, job_id, attempt: int, provider: str,
+                                   source: str) -> Transition | None:
+    """A submission whose answer was lost, but whose webhooks named it (?ref=), is recorded
+    as the job's, and those webhooks applied; None when no webhook has named it yet."""
+    reference = submission_reference(job_id=job_id, attempt=attempt)
+    provider_job_id = (WebhookInbox.objects.filter(provider=provider, reference=reference,
+                                                   result=WAITING)
+                       .order_by("received_at", "pk")
+                       .values_list("provider_job_id", flat=True).first())
+    if provider_job_id is None:
+        return None
+    transition = job_record_submission(job_id=job_id, attempt=attempt, provider=provider,
+                                       provider_job_id=provider_job_id, source=source,
+                                       adopted=True)
+    if transition.applied:
+        logger.info("job %s: adopted %s at %s, announced by its webhooks", job_id,
+                    provider_job_id, provider)
+        job_apply_waiting_webhooks(provider=provider, provider_job_id=provider_job_id)
+    elif transition.job.provider_job_id != provider_job_id:
+        # The job moved on meanwhile (canceled, back in line): stop the render nobody wants.
+        request_provider_cancel(job_id=job_id, provider=provider, provider_job_id=provider_job_id)
+    return transition
+
+
+def webhook_cancel_orphan(*, provider: str, provider_job_id: str, reference: str) -> bool:
+    """A submission its webhooks name (?ref=) but no job holds, because the job moved on before
+    adopting it (canceled, submitted again): cancel it at the provider, so it is not rendered
+    and billed for nothing, and set its waiting webhooks aside. True if it was canceled now."""
+    try:
+        job_id = uuid.UUID(reference.rpartition(".")[0])
+    except ValueError:
+        return False  # not a reference of ours
+    if Job.objects.filter(provider=provider, provider_job_id=provider_job_id).exists():
+        return False  # recorded meanwhile: its submit path applies the waiting webhooks
+    if not WebhookInbox.objects.filter(provider=provider, provider_job_id=provider_job_id,
+                                       result=WAITING).update(result=ORPHANED):
+        return False
+    logger.info("job %s: canceling %s at %s, a submission it no longer waits for", job_id,
+                provider_job_id, provider)
+    request_provider_cancel(job_id=job_id, provider=provider, provider_job_id=provider_job_id)
+    return True
+
+
 def _apply_claimed(inbox_pk, event, *, source: str) -> Transition | None:
     if not WebhookInbox.objects.filter(pk=inbox_pk, result=WAITING).update(result="applying"):
         return None  # the other side took it
@@ -133,13 +182,9 @@ def _event_fields(event) -> dict:
 def _provider_gave_up(job: Job, event, common: dict) -> Transition | None:
     if event.status == "failed" and not event.permanent_error and \
             job.attempts < MAX_PROVIDER_ATTEMPTS and job.status != JobStatus.SAVING:
-        from jobs.dispatch.engine import requeue
-
-        requeue(job, reason=f"provider_failed:{event.error_code or 'unknown'}",
-                attempt=job.attempts, avoid_provider=job.provider)
+        job_requeue(job=job, reason=f"provider_failed:{event.error_code or 'unknown'}",
+                    attempt=job.attempts, avoid_provider=job.provider)
         return None
-    from providers.exceptions import GENERIC_USER_MESSAGE
-
     if event.status == "canceled":
         message = "The renderer stopped this video on its side. Retrying usually works."
     elif event.error_message and event.error_message != GENERIC_USER_MESSAGE:
