@@ -342,6 +342,11 @@ PROVIDERS = (_providers_from_json(env.str("PROVIDERS_JSON"))
 
 # --- Jobs and dispatch ------------------------------------------------------------------------
 MAX_ACTIVE_JOBS_PER_USER = env.int("MAX_ACTIVE_JOBS_PER_USER", default=20)
+# Selfie uploads (multipart or upload slots) per user and window, and selfies a user may keep
+# (unclaimed upload slots included).
+SELFIE_UPLOAD_LIMIT = env.int("SELFIE_UPLOAD_LIMIT", default=20)
+SELFIE_UPLOAD_WINDOW_SECONDS = env.int("SELFIE_UPLOAD_WINDOW_SECONDS", default=10 * 60)
+MAX_SELFIES_PER_USER = env.int("MAX_SELFIES_PER_USER", default=200)
 RECONCILE_INTERVAL = env.float("RECONCILE_INTERVAL", default=10.0)
 POLL_AFTER = env.float("POLL_AFTER", default=30.0)
 KEEP_WARM_IDLE = env.float("KEEP_WARM_IDLE", default=240.0)
