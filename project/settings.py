@@ -347,6 +347,8 @@ MAX_ACTIVE_JOBS_PER_USER = env.int("MAX_ACTIVE_JOBS_PER_USER", default=20)
 SELFIE_UPLOAD_LIMIT = env.int("SELFIE_UPLOAD_LIMIT", default=20)
 SELFIE_UPLOAD_WINDOW_SECONDS = env.int("SELFIE_UPLOAD_WINDOW_SECONDS", default=10 * 60)
 MAX_SELFIES_PER_USER = env.int("MAX_SELFIES_PER_USER", default=200)
+# Image memory the selfie decodes of one web process may hold together; more wait their turn.
+SELFIE_DECODE_MEMORY_MB = env.int("SELFIE_DECODE_MEMORY_MB", default=256)
 RECONCILE_INTERVAL = env.float("RECONCILE_INTERVAL", default=10.0)
 POLL_AFTER = env.float("POLL_AFTER", default=30.0)
 KEEP_WARM_IDLE = env.float("KEEP_WARM_IDLE", default=240.0)
