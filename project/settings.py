@@ -35,6 +35,11 @@ VAR_DIR = var_dir()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+# `DEMO=1 make run` creates demo@surge.local with a password printed for anyone to read.
+DEMO = env.bool("DEMO", default=False)
+if PRODUCTION and DEMO:
+    raise ImproperlyConfigured("DEMO=1 creates an account with a published password: it is "
+                               "refused with SURGE_ENV=production")
 
 
 def _development_secret_key() -> str:
