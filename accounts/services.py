@@ -14,10 +14,9 @@ from common.exceptions import ApplicationError
 from common.ratelimit import (
     RateLimit,
     address_key,
-    rate_limit_check,
     rate_limit_clear,
     rate_limit_hit,
-    rate_limit_record,
+    rate_limit_refund,
 )
 
 
@@ -88,18 +87,21 @@ def user_signup(*, email: str, password: str, ip: str) -> User:
 
 def user_authenticate(*, request, email: str, password: str, ip: str) -> User:
     """Check credentials under the failure limits; a wrong password costs one attempt of the
-    email from this address, and one of the address whatever the email."""
+    email from this address, and one of the address whatever the email.
+
+    Attempts are counted before the password is checked, so concurrent guesses cannot slip
+    past a limit; a success gives its attempts back.
+    """
     per_email, per_address = _login_failures_per_email(), _login_failures_per_address()
-    rate_limit_check(per_email, _email_key(email, ip))
-    rate_limit_check(per_address, address_key(ip))
+    rate_limit_hit(per_address, address_key(ip))
+    rate_limit_hit(per_email, _email_key(email, ip))
     user = authenticate(request, username=(email or "").strip().lower(), password=password)
     if user is None:
-        rate_limit_record(per_address, address_key(ip))
-        rate_limit_record(per_email, _email_key(email, ip))
         raise ApplicationError("Email or password is incorrect.",
                                extra={"non_field_errors": ["Email or password is incorrect."]})
-    # Only this email's count: signing in to one's own account must not buy more guesses.
+    # Only this email starts over: signing in to one's own account must buy no more guesses.
     rate_limit_clear(per_email, _email_key(email, ip))
+    rate_limit_refund(per_address, address_key(ip))
     return user
 
 

@@ -65,22 +65,17 @@ def rate_limit_hit(rule: RateLimit, key: str) -> None:
         raise _refusal(rule, ttl_ms)
 
 
-def rate_limit_record(rule: RateLimit, key: str) -> None:
-    """Count one attempt without refusing it (a failure noticed after the work was done)."""
-    _count(rule, key)
-
-
-def rate_limit_check(rule: RateLimit, key: str) -> None:
-    """Raise 429 if the limit is already used up; counts nothing."""
-    name = _key(rule, key)
-    with _client(settings.REDIS_URL).pipeline() as pipe:
-        count, ttl_ms = pipe.get(name).pttl(name).execute()
-    if int(count or 0) >= rule.limit:
-        raise _refusal(rule, ttl_ms)
-
-
 def rate_limit_clear(rule: RateLimit, key: str) -> None:
     _client(settings.REDIS_URL).delete(_key(rule, key))
+
+
+# Takes one attempt back, within the same window (a key that expired meanwhile stays gone).
+_REFUND = "if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) end"
+
+
+def rate_limit_refund(rule: RateLimit, key: str) -> None:
+    """Give back an attempt counted up front that turned out not to count (a success)."""
+    _client(settings.REDIS_URL).eval(_REFUND, 1, _key(rule, key))
 
 
 def _count(rule: RateLimit, key: str) -> tuple[int, int]:

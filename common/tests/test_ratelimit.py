@@ -12,10 +12,9 @@ from common.ratelimit import (
     RateLimit,
     address_key,
     client_ip,
-    rate_limit_check,
     rate_limit_clear,
     rate_limit_hit,
-    rate_limit_record,
+    rate_limit_refund,
 )
 
 RULE = RateLimit("test", 3, 600, "Slow down; wait {wait}.")
@@ -42,15 +41,12 @@ def test_keys_are_counted_apart_and_case_blind():
     rate_limit_hit(RateLimit("other", 3, 600, ""), "ava@example.com")
 
 
-def test_check_counts_nothing_and_clear_starts_over():
-    for _ in range(5):
-        rate_limit_check(RULE, "k")
+def test_clear_starts_over():
     for _ in range(3):
-        rate_limit_record(RULE, "k")
-    with pytest.raises(ApplicationError):
-        rate_limit_check(RULE, "k")
+        rate_limit_hit(RULE, "k")
     rate_limit_clear(RULE, "k")
-    rate_limit_check(RULE, "k")
+    for _ in range(3):
+        rate_limit_hit(RULE, "k")
 
 
 def test_refused_attempts_never_extend_the_window():
@@ -111,3 +107,17 @@ def test_client_ip_trusts_only_the_configured_proxies(settings, proxies, forward
 
 def test_drf_throttles_count_proxies_from_the_same_setting():
     assert settings.REST_FRAMEWORK["NUM_PROXIES"] == settings.TRUSTED_PROXY_COUNT
+
+
+def test_a_refund_gives_one_attempt_back_but_never_revives_a_window():
+    for _ in range(3):
+        rate_limit_hit(RULE, "k")
+    rate_limit_refund(RULE, "k")
+    rate_limit_hit(RULE, "k")
+    with pytest.raises(ApplicationError):
+        rate_limit_hit(RULE, "k")
+    rate_limit_refund(RULE, "never-counted")  # creates no key without a window
+    for _ in range(3):
+        rate_limit_hit(RULE, "never-counted")
+    with pytest.raises(ApplicationError):
+        rate_limit_hit(RULE, "never-counted")
