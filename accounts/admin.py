@@ -1,10 +1,14 @@
-"""Admin for users: search by email, no usernames."""
+"""Admin for users: search by email, no usernames; the admin's sign-in is rate limited."""
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
+from accounts.forms import ThrottledAdminAuthenticationForm
 from accounts.models import User
+
+# /admin/login/ counts failures in the same budget as every other sign-in.
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 class UserCreationAdminForm(AdminUserCreationForm):

@@ -6,16 +6,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from accounts.services import client_ip, token_issue, token_revoke, user_authenticate, user_create
+from accounts.services import token_issue, token_revoke, user_authenticate, user_signup
 from common.fields import StrictCharField
+from common.ratelimit import client_ip
 from common.schema import error_responses
-
-
-class SignupThrottle(AnonRateThrottle):
-    rate = "30/hour"
 
 
 class CredentialsSerializer(serializers.Serializer):
@@ -31,18 +27,18 @@ class UserOutputSerializer(serializers.Serializer):
 class SignupApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [SignupThrottle]
 
     class OutputSerializer(UserOutputSerializer):
         token = serializers.CharField()
 
     @extend_schema(operation_id="auth_signup", request=CredentialsSerializer,
                    responses={201: OutputSerializer, **error_responses(
-                       429, _400="Invalid email, email taken, or weak password.")})
+                       _400="Invalid email, email taken, or weak password.",
+                       _429="Too many sign-ups from this address (see Retry-After).")})
     def post(self, request):
         data = CredentialsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = user_create(**data.validated_data)
+        user = user_signup(ip=client_ip(request), **data.validated_data)
         body = {"id": user.id, "email": user.email, "token": token_issue(user=user)}
         return Response(self.OutputSerializer(body).data, status=status.HTTP_201_CREATED)
 
@@ -57,7 +53,8 @@ class TokenApi(APIView):
     @extend_schema(operation_id="auth_token", request=CredentialsSerializer,
                    responses={200: OutputSerializer, **error_responses(
                        _400="Wrong email or password.",
-                       _429="Too many failed attempts for this email from this address.")})
+                       _429="Too many failed attempts for this email, or from this address "
+                            "(see Retry-After).")})
     def post(self, request):
         data = CredentialsSerializer(data=request.data)
         data.is_valid(raise_exception=True)

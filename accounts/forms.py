@@ -1,12 +1,22 @@
-"""Browser forms for sign-up and sign-in."""
+"""Browser forms for sign-up, sign-in (ours and the admin's) and password resets.
+
+Each goes through the same services, and so the same rate limits, as the API; a refusal by a
+limit is shown on the form and the page answers 429 (common.ratelimit).
+"""
 
 from __future__ import annotations
 
-from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from urllib.parse import urlsplit
 
-from accounts.services import client_ip, user_authenticate, user_create
+from django import forms
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
+
+from accounts.services import password_reset_allow, user_authenticate, user_signup
 from common.exceptions import ApplicationError
+from common.ratelimit import client_ip, page_refused
 
 
 class SignupForm(forms.Form):
@@ -15,19 +25,28 @@ class SignupForm(forms.Form):
     password = forms.CharField(strip=False, widget=forms.PasswordInput(
         attrs={"autocomplete": "new-password"}))
 
+    def __init__(self, *args, request, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+
     def save(self):
         try:
-            return user_create(email=self.cleaned_data["email"],
-                               password=self.cleaned_data["password"])
+            return user_signup(email=self.cleaned_data["email"],
+                               password=self.cleaned_data["password"],
+                               ip=client_ip(self.request))
         except ApplicationError as error:
+            if error.status_code == 429:
+                page_refused(self.request, error)
+                self.add_error(None, error.message)
             for field, messages in error.extra.items():
-                for message in messages:
-                    self.add_error(field if field in self.fields else None, message)
+                if isinstance(messages, list):
+                    for message in messages:
+                        self.add_error(field if field in self.fields else None, message)
             return None
 
 
-class ThrottledAuthenticationForm(AuthenticationForm):
-    """Django's login form with the same failure throttle as the token API."""
+class ThrottledLoginMixin:
+    """Sign-in through user_authenticate: the failure limits of the token API."""
 
     def clean(self):
         email = self.cleaned_data.get("username") or ""
@@ -36,6 +55,39 @@ class ThrottledAuthenticationForm(AuthenticationForm):
             self.user_cache = user_authenticate(request=self.request, email=email,
                                                 password=password, ip=client_ip(self.request))
         except ApplicationError as error:
+            if error.status_code == 429:
+                page_refused(self.request, error)
             raise forms.ValidationError(error.message, code="invalid_login") from None
         self.confirm_login_allowed(self.user_cache)
         return self.cleaned_data
+
+
+class ThrottledAuthenticationForm(ThrottledLoginMixin, AuthenticationForm):
+    """Django's login form with the limits of the token API."""
+
+
+class ThrottledAdminAuthenticationForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    """The admin's login form (staff only) with the same limits."""
+
+
+class PasswordResetForm(DjangoPasswordResetForm):
+    """Django's reset form, rate limited, whose link points at PUBLIC_BASE_URL, never at the
+    request's Host header."""
+
+    def __init__(self, *args, request, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+
+    def clean_email(self):
+        email = self.cleaned_data["email"]
+        try:
+            password_reset_allow(email=email, ip=client_ip(self.request))
+        except ApplicationError as error:
+            page_refused(self.request, error)
+            raise forms.ValidationError(error.message, code="rate_limited") from None
+        return email
+
+    def save(self, **kwargs):
+        public = urlsplit(settings.PUBLIC_BASE_URL)
+        kwargs.update(domain_override=public.netloc, use_https=public.scheme == "https")
+        return super().save(**kwargs)

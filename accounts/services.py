@@ -1,12 +1,10 @@
-"""Every write about users: sign-up, sign-in with throttling, API tokens, preferences."""
+"""Every write about users: sign-up, sign-in and password resets under rate limits, tokens,
+preferences."""
 
 from __future__ import annotations
 
-import hashlib
-
 from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -14,6 +12,13 @@ from rest_framework.authtoken.models import Token
 
 from accounts.models import User
 from common.exceptions import ApplicationError
+from common.ratelimit import (
+    RateLimit,
+    address_key,
+    rate_limit_clear,
+    rate_limit_hit,
+    rate_limit_refund,
+)
 
 
 def user_create(*, email: str, password: str) -> User:
@@ -41,41 +46,71 @@ def user_create(*, email: str, password: str) -> User:
                                ) from None
 
 
-def _failure_key(email: str, ip: str) -> str:
-    digest = hashlib.sha256(f"{(email or '').strip().lower()}|{ip}".encode()).hexdigest()
-    return f"login-failures:{digest}"
+def _login_failures_per_email() -> RateLimit:
+    return RateLimit("login-failures", settings.LOGIN_FAILURE_LIMIT,
+                     settings.LOGIN_FAILURE_WINDOW_SECONDS,
+                     "Too many failed sign-in attempts. Wait {wait} or reset your password.")
 
 
-def login_throttle_check(*, email: str, ip: str) -> None:
-    """Refuse a sign-in after too many recent failures for this email from this address."""
-    failures = cache.get(_failure_key(email, ip), 0)
-    if failures >= settings.LOGIN_FAILURE_LIMIT:
-        minutes = max(1, settings.LOGIN_FAILURE_WINDOW_SECONDS // 60)
-        raise ApplicationError(
-            f"Too many failed sign-in attempts. Wait {minutes} minutes or reset your password.",
-            status_code=429, headers={"Retry-After": str(settings.LOGIN_FAILURE_WINDOW_SECONDS)})
+def _login_failures_per_address() -> RateLimit:
+    return RateLimit("login-failures-address", settings.LOGIN_ADDRESS_FAILURE_LIMIT,
+                     settings.LOGIN_FAILURE_WINDOW_SECONDS,
+                     "Too many failed sign-in attempts from your network. Wait {wait}.")
 
 
-def login_failure_record(*, email: str, ip: str) -> None:
-    key = _failure_key(email, ip)
-    # add() starts the window at the first failure; incr() never extends it.
-    cache.add(key, 0, timeout=settings.LOGIN_FAILURE_WINDOW_SECONDS)
-    try:
-        cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+def _signups_per_address() -> RateLimit:
+    return RateLimit("signups", settings.SIGNUP_LIMIT, settings.SIGNUP_WINDOW_SECONDS,
+                     "Too many sign-ups from your network. Wait {wait}, then try again.")
+
+
+def _password_resets_per_email() -> RateLimit:
+    return RateLimit("password-resets", settings.PASSWORD_RESET_LIMIT,
+                     settings.PASSWORD_RESET_WINDOW_SECONDS,
+                     "A reset link was already sent to this address several times. Check your "
+                     "inbox (and spam folder), or wait {wait}.")
+
+
+def _password_resets_per_address() -> RateLimit:
+    return RateLimit("password-resets-address", settings.PASSWORD_RESET_ADDRESS_LIMIT,
+                     settings.PASSWORD_RESET_WINDOW_SECONDS,
+                     "Too many password-reset requests from your network. Wait {wait}.")
+
+
+def _email_key(email: str, ip: str) -> str:
+    return f"{(email or '').strip().lower()}|{address_key(ip)}"
+
+
+def user_signup(*, email: str, password: str, ip: str) -> User:
+    """Sign-up by anyone (API or page): counted per address, then `user_create`."""
+    rate_limit_hit(_signups_per_address(), address_key(ip))
+    return user_create(email=email, password=password)
 
 
 def user_authenticate(*, request, email: str, password: str, ip: str) -> User:
-    """Check credentials under the failure throttle; a wrong password costs one attempt."""
-    login_throttle_check(email=email, ip=ip)
+    """Check credentials under the failure limits; a wrong password costs one attempt of the
+    email from this address, and one of the address whatever the email.
+
+    Attempts are counted before the password is checked, so concurrent guesses cannot slip
+    past a limit; a success gives its attempts back.
+    """
+    per_email, per_address = _login_failures_per_email(), _login_failures_per_address()
+    rate_limit_hit(per_address, address_key(ip))
+    rate_limit_hit(per_email, _email_key(email, ip))
     user = authenticate(request, username=(email or "").strip().lower(), password=password)
     if user is None:
-        login_failure_record(email=email, ip=ip)
         raise ApplicationError("Email or password is incorrect.",
                                extra={"non_field_errors": ["Email or password is incorrect."]})
-    cache.delete(_failure_key(email, ip))
+    # Only this email starts over: signing in to one's own account must buy no more guesses.
+    rate_limit_clear(per_email, _email_key(email, ip))
+    rate_limit_refund(per_address, address_key(ip))
     return user
+
+
+def password_reset_allow(*, email: str, ip: str) -> None:
+    """Count a password-reset request per client address and per email (known or not, so the
+    answer says nothing about which emails have accounts); 429 beyond either limit."""
+    rate_limit_hit(_password_resets_per_address(), address_key(ip))
+    rate_limit_hit(_password_resets_per_email(), (email or "").strip().lower())
 
 
 def token_issue(*, user: User) -> str:
@@ -92,13 +127,3 @@ def user_set_email_notifications(*, user: User, enabled: bool) -> None:
     user.email_notifications = enabled
     user.save(update_fields=["email_notifications"])
 
-
-def client_ip(request) -> str:
-    """The caller's address; behind a proxy set TRUSTED_PROXY_COUNT so X-Forwarded-For is used."""
-    proxies = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if proxies and forwarded:
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        if len(hops) >= proxies:
-            return hops[-proxies]
-    return request.META.get("REMOTE_ADDR", "") or "unknown"

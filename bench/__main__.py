@@ -1,7 +1,8 @@
 """`python -m bench <benchmark> [flags]`: run one benchmark (`--help` after its name for flags).
 
-Benchmarks: spike, drain, ceiling, fanout, spike10; `all` runs spike, drain, ceiling and fanout
-one after the other with their defaults (what `make bench` runs after the pytest benchmarks).
+Benchmarks: spike, drain, ceiling, fanout, spike10, uploads; `all` runs spike, drain, ceiling,
+fanout and uploads one after the other with their defaults (what `make bench` runs after the
+pytest benchmarks).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ BENCHMARKS = {
     "ceiling": "bench.ceiling",
     "fanout": "bench.fanout",
     "spike10": "bench.spike10",
+    "uploads": "bench.uploads",
 }
-SUITE = ("spike", "drain", "ceiling", "fanout")
+SUITE = ("spike", "drain", "ceiling", "fanout", "uploads")
 
 
 def main(argv: list[str]) -> int:

@@ -37,6 +37,11 @@ VAR_DIR = var_dir()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+# `DEMO=1 make run` creates demo@surge.local with a password printed for anyone to read.
+DEMO = env.bool("DEMO", default=False)
+if PRODUCTION and DEMO:
+    raise ImproperlyConfigured("DEMO=1 creates an account with a published password: it is "
+                               "refused with SURGE_ENV=production")
 
 
 def _development_secret_key() -> str:
@@ -87,6 +92,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "common.ratelimit.RateLimitedPagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -237,9 +243,24 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "landing"
+
+# --- Who the client is, and the rate limits (common/ratelimit.py, counted in Redis) -----------
+# Proxies in front of the app (nginx: 1). Only then is X-Forwarded-For read, and only the hop
+# the outermost trusted proxy appended (common.ratelimit.client_ip; DRF's NUM_PROXIES below).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more")
+# Failed sign-ins (API, pages, admin) per email and address, and per address whatever the email.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=10)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=15 * 60)
+# Sign-up attempts per address (API and page together).
+SIGNUP_LIMIT = env.int("SIGNUP_LIMIT", default=30)
+SIGNUP_WINDOW_SECONDS = env.int("SIGNUP_WINDOW_SECONDS", default=60 * 60)
+# Password-reset requests per email address, and per client address.
+PASSWORD_RESET_LIMIT = env.int("PASSWORD_RESET_LIMIT", default=3)
+PASSWORD_RESET_ADDRESS_LIMIT = env.int("PASSWORD_RESET_ADDRESS_LIMIT", default=10)
+PASSWORD_RESET_WINDOW_SECONDS = env.int("PASSWORD_RESET_WINDOW_SECONDS", default=60 * 60)
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -257,6 +278,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "common.schema.AutoSchema",
     "EXCEPTION_HANDLER": "common.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Any DRF throttle identifies clients as common.ratelimit.client_ip does.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Surge API",
@@ -297,6 +320,13 @@ PROVIDERS = (providers_from_json(env.str("PROVIDERS_JSON"))
 
 # --- Jobs and dispatch ------------------------------------------------------------------------
 MAX_ACTIVE_JOBS_PER_USER = env.int("MAX_ACTIVE_JOBS_PER_USER", default=20)
+# Selfie uploads (multipart or upload slots) per user and window, and selfies a user may keep
+# (unclaimed upload slots included).
+SELFIE_UPLOAD_LIMIT = env.int("SELFIE_UPLOAD_LIMIT", default=20)
+SELFIE_UPLOAD_WINDOW_SECONDS = env.int("SELFIE_UPLOAD_WINDOW_SECONDS", default=10 * 60)
+MAX_SELFIES_PER_USER = env.int("MAX_SELFIES_PER_USER", default=200)
+# Image memory the selfie decodes of one web process may hold together; more wait their turn.
+SELFIE_DECODE_MEMORY_MB = env.int("SELFIE_DECODE_MEMORY_MB", default=256)
 RECONCILE_INTERVAL = env.float("RECONCILE_INTERVAL", default=10.0)
 POLL_AFTER = env.float("POLL_AFTER", default=30.0)
 KEEP_WARM_IDLE = env.float("KEEP_WARM_IDLE", default=240.0)

@@ -45,7 +45,7 @@ def test_login_is_throttled_after_five_failures(client):
     for _ in range(5):
         client.post("/accounts/login/", {"username": "cy@example.com", "password": "nope"})
     response = client.post("/accounts/login/", {"username": "cy@example.com", "password": STRONG})
-    assert response.status_code == 200
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0
     assert b"Too many failed sign-in attempts" in response.content
 
 

@@ -1,11 +1,14 @@
-"""The benchmark's pure helpers: the stack's env file, process roles, percentiles."""
+"""The benchmark's pure helpers: the stack's env file, process roles, percentiles, peaks."""
 
 from __future__ import annotations
+
+import psutil
 
 from bench.load import parse_time
 from bench.metrics import role_of
 from bench.report import percentile, thin
 from bench.target import clean_environment, parse_env_file
+from bench.uploads import memory_after, memory_before
 
 
 def test_stack_env_file_is_read_as_key_value_lines():
@@ -69,3 +72,14 @@ def test_targets_start_without_the_callers_app_configuration(monkeypatch):
     assert "REDIS_URL" not in environment
     assert "LOCAL_PROVIDER_FAILURE_RATE" not in environment
     assert environment["HOME_FOR_TEST"] == "kept"
+
+
+def test_upload_benchmark_reads_exact_peaks_of_a_process():
+    """VmHWM is reset to the resident size, then read back as the peak above it."""
+    process = psutil.Process()
+    before = memory_before([process])
+    grown = bytearray(64 * 1024 * 1024)  # touched: resident, not just reserved
+    grown[::4096] = b"x" * len(grown[::4096])
+    [row] = memory_after(before)
+    del grown
+    assert row["pid"] == process.pid and row["peak_delta_mb"] >= 60

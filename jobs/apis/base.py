@@ -12,7 +12,8 @@ from common.exceptions import ApplicationError
 
 
 class UserApi(APIView):
-    """An authenticated user's API view; its only 429 is the fair-use quota of job_create."""
+    """An authenticated user's API view. No DRF throttles: the services' limits answer 429
+    (job_create's fair-use quota, the selfie upload rate; common/ratelimit.py)."""
 
     throttle_classes: list = []
     max_body_bytes = 64 * 1024

@@ -61,7 +61,9 @@ class SelfieCreateApi(UserApi):
         responses={201: SelfieOutputSerializer, **error_responses(
             401, 415, _400="Not a valid JPEG/PNG/WebP, too small, over 40 MP, damaged, "
                            "or the upload is unknown or not uploaded yet.",
-            _409="The upload was already used.", _413="Larger than 10 MB.")})
+            _409="The upload was already used, or MAX_SELFIES_PER_USER selfies are kept.",
+            _413="Larger than 10 MB.", _429="Too many uploads in a short time (Retry-After).",
+            _503="No memory to decode the image within 30 s (Retry-After).")})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

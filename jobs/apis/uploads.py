@@ -32,7 +32,9 @@ class UploadCreateApi(UserApi):
 
     @extend_schema(operation_id="upload_create", request=InputSerializer,
                    responses={201: OutputSerializer, **error_responses(
-                       401, 413, 415, _400="Unsupported content type or size out of range.")})
+                       401, 413, 415, _400="Unsupported content type or size out of range.",
+                       _409="MAX_SELFIES_PER_USER selfies (and open uploads) are kept.",
+                       _429="Too many uploads in a short time (see Retry-After).")})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

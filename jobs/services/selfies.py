@@ -1,5 +1,7 @@
 """Selfie writes: from a multipart file or a direct-to-S3 upload, presigned uploads, deletion.
 
+Each user has a budget of uploads per window and a cap on selfies kept (settings).
+
 S3 and the database change together: objects written before a failed insert are deleted, and
 objects of a deleted row are deleted once the deletion commits.
 """
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
@@ -19,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.exceptions import ApplicationError
+from common.ratelimit import RateLimit, rate_limit_hit
 from jobs import s3
 from jobs.models import ACTIVE_STATUSES, Selfie, Upload
 from jobs.selectors import selfie_get_for_user
@@ -35,11 +39,37 @@ class UploadTicket:
     fields: dict[str, str]
 
 
+def _uploads_per_user() -> RateLimit:
+    return RateLimit("selfie-uploads", settings.SELFIE_UPLOAD_LIMIT,
+                     settings.SELFIE_UPLOAD_WINDOW_SECONDS,
+                     "Too many uploads in a short time. Wait {wait}, then upload again.")
+
+
+def _check_selfie_room(*, user, claiming: Upload | None = None) -> None:
+    """Refuse (409) at MAX_SELFIES_PER_USER selfies plus open upload slots: waiting won't help,
+    deleting will. A slot being claimed was counted when it was handed out."""
+    limit = settings.MAX_SELFIES_PER_USER
+    slots = Upload.objects.filter(user=user, expires_at__gt=timezone.now())
+    if claiming is not None:
+        slots = slots.exclude(pk=claiming.pk)
+    if Selfie.objects.filter(user=user).count() + slots.count() >= limit:
+        raise ApplicationError(
+            f"You have {limit} selfies, the most you can keep. Delete some you no longer need, "
+            "then upload again.", status_code=409, extra={"limit": limit})
+
+
+def _admit_upload(*, user) -> None:
+    """A new upload (multipart or a slot): room for one more selfie, and within the rate."""
+    _check_selfie_room(user=user)
+    rate_limit_hit(_uploads_per_user(), str(user.pk))
+
+
 def selfie_create_from_upload_file(*, user, file: UploadedFile) -> Selfie:
     """A selfie from a multipart upload: validated by content, re-encoded, stored in S3."""
     if file.size is not None and file.size > MAX_BYTES:
         raise ApplicationError("The image is larger than 10 MB. Upload a smaller photo.",
                                status_code=413, extra={"image": ["Larger than 10 MB."]})
+    _admit_upload(user=user)
     processed = image_process(data=file.read(MAX_BYTES + 1))
     return _selfie_store(user=user, processed=processed)
 
@@ -52,6 +82,7 @@ def upload_create(*, user, content_type: str, size: int) -> UploadTicket:
     if not 1 <= size <= MAX_BYTES:
         raise ApplicationError("The image must be between 1 byte and 10 MB.",
                                extra={"size": [f"Must be between 1 and {MAX_BYTES}."]})
+    _admit_upload(user=user)
     upload_id = uuid.uuid4()
     key = f"uploads/{user.pk}/{upload_id}"
     post = s3.client().generate_presigned_post(
@@ -69,6 +100,7 @@ def selfie_create_from_upload(*, user, upload_id) -> Selfie:
     if upload is None:
         raise ApplicationError("No upload with this id. Ask for a new upload URL.",
                                extra={"upload_id": ["No upload with this id."]})
+    _check_selfie_room(user=user, claiming=upload)
     try:
         processed = image_process(data=_read_upload(upload))
     except ApplicationError:

@@ -175,3 +175,27 @@ def hostile_corpus() -> dict[str, tuple[bytes, str, int]]:
         "path-traversal-name": (jpeg, "../../etc/passwd.jpg", 201),
         "very-long-name": (jpeg, "\u00e9" * 1000 + ".jpg", 201),
     }
+
+
+def worst_case(case: str) -> bytes:
+    """Large pixels in a small file: 39.7 MP (40 MP for WebP's cases: its own limit is lower).
+
+    Each compresses to a few hundred KB or less, as in the report that four such PNG selfies
+    took a web process from 285 MB to 3.3 GB.
+    """
+    width, height = 7700, 5150
+    buffer = io.BytesIO()
+    if case == "png-rgba":
+        Image.new("RGBA", (width, height), (10, 20, 30, 128)).save(buffer, "PNG")
+    elif case == "png-palette":
+        Image.new("P", (width, height), 3).save(buffer, "PNG", transparency=3)
+    elif case == "png-16bit-grey":
+        Image.new("I;16", (width, height), 1000).save(buffer, "PNG")
+    elif case == "jpeg-progressive":
+        Image.new("RGB", (width, height), (10, 20, 30)).save(buffer, "JPEG", quality=50,
+                                                             progressive=True)
+    elif case == "webp-16mp":
+        Image.new("RGBA", (4096, 4096), (10, 20, 30, 128)).save(buffer, "WEBP", lossless=True)
+    else:
+        raise ValueError(case)
+    return buffer.getvalue()

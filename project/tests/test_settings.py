@@ -4,14 +4,17 @@ import os
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
+from django.core.management import CommandError, call_command
 
+from accounts.models import User
 from launcher.embedded import BASE_DIR
 
 
 def _load_settings(**env):
     environment = {key: value for key, value in os.environ.items()
-                   if key not in ("SECRET_KEY", "SURGE_ENV", "DEBUG")}
+                   if key not in ("SECRET_KEY", "SURGE_ENV", "DEBUG", "DEMO")}
     environment.update(env)
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); from django.conf import settings;"
@@ -30,6 +33,21 @@ def test_production_starts_with_a_real_secret_and_debug_off():
     result = _load_settings(SURGE_ENV="production", SECRET_KEY="x" * 8 + "Kq3#vLp9!Zr2@Wm5$Ty8^Uh1&")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_production_refuses_the_demo_account():
+    """DEMO=1 would create demo@surge.local with a published password."""
+    result = _load_settings(SURGE_ENV="production", DEMO="1",
+                            SECRET_KEY="x" * 8 + "Kq3#vLp9!Zr2@Wm5$Ty8^Uh1&")
+    assert result.returncode != 0
+    assert "DEMO=1" in result.stderr and "SURGE_ENV=production" in result.stderr
+
+
+def test_the_demo_user_command_refuses_in_production(settings, db):
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="development only"):
+        call_command("ensure_demo_user")
+    assert not User.objects.filter(email="demo@surge.local").exists()
 
 
 def test_services_come_from_the_environment():

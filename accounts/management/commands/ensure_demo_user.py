@@ -1,6 +1,7 @@
 """Create (or reset) the demo account that `DEMO=1 make run` prints."""
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 
@@ -12,6 +13,9 @@ class Command(BaseCommand):
     help = "Create or reset the demo user (demo@surge.local)."
 
     def handle(self, *args, **options):
+        if settings.PRODUCTION:  # its password is in this file and in the README
+            raise CommandError("The demo user is for development only: refused with "
+                               "SURGE_ENV=production.")
         user, created = User.objects.get_or_create(email=DEMO_EMAIL)
         user.set_password(DEMO_PASSWORD)
         user.is_active = True

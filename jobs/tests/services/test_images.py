@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from common.exceptions import ApplicationError
+from jobs.services import images
 from jobs.services.images import MAX_BYTES, image_process
 from jobs.tests.images import (
     SAMPLE_SELFIE,
@@ -127,3 +128,71 @@ def test_multi_picture_jpeg_is_its_first_picture():
     stored = open_image(result.image)
     assert stored.format == "JPEG" and (result.width, result.height) == (400, 300)
     assert stored.getpixel((10, 10))[1] > 100  # teal, the first picture, not the grey map
+
+
+# --- Large images: decoded at a reduced scale or shrunk in whole-pixel steps -------------------
+
+def png_with_orientation(size, orientation: int) -> bytes:
+    image = Image.new("RGB", size, (30, 120, 200))
+    image.paste((250, 250, 0), (0, 0, size[0] // 4, size[1] // 4))  # a marker top left
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", exif=exif)
+    return buffer.getvalue()
+
+
+def test_a_large_png_is_shrunk_and_still_rotated_as_its_exif_says():
+    result = image_process(data=png_with_orientation((4500, 3000), orientation=6))
+    assert (result.width, result.height) == (1365, 2048)
+    assert open_image(result.image).getpixel((1300, 40))[2] < 100  # the marker, now top right
+
+
+def test_a_large_transparent_png_is_flattened_evenly_across_reduction_strips():
+    image = Image.new("RGBA", (4500, 3000), (0, 0, 255, 0))
+    image.paste((200, 0, 0, 255), (0, 1500, 4500, 3000))  # opaque red bottom half
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    stored = open_image(image_process(data=buffer.getvalue()).image)
+    assert stored.size == (2048, 1365)
+    for y in range(0, 600, 37):  # transparent: white, never the hidden blue, in every strip
+        assert min(stored.getpixel((1000, y))) > 245
+    red = stored.getpixel((1000, 1200))
+    assert red[0] > 180 and red[1] < 40 and red[2] < 40
+
+
+@pytest.mark.parametrize(("mode", "color", "expected"), [
+    ("P", 7, None), ("I;16", 32768, (110, 145)), ("1", 1, (245, 256)), ("L", 90, (80, 100))])
+def test_large_images_of_every_mode_are_shrunk(mode, color, expected):
+    image = Image.new(mode, (4300, 3000), color)
+    if mode == "P":
+        image.putpalette([0, 0, 0] * 7 + [0, 200, 0] + [0, 0, 0] * 248)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    stored = open_image(image_process(data=buffer.getvalue()).image)
+    assert stored.size == (2048, 1429) and stored.mode == "RGB"
+    pixel = stored.getpixel((500, 500))
+    if expected is None:
+        assert pixel[1] > 180 and pixel[0] < 30
+    else:
+        assert expected[0] < pixel[0] < expected[1]
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale(monkeypatch):
+    """libjpeg's DCT scaling: a 7700 × 5150 JPEG is decoded at half size, never in full."""
+    sizes = []
+    original = images._decode
+
+    def spy(image):
+        sizes.append(image.size)
+        return original(image)
+    monkeypatch.setattr(images, "_decode", spy)
+    result = image_process(data=image_bytes("JPEG", size=(7700, 5150), color=(200, 40, 40)))
+    assert sizes == [(3850, 2575)]
+    assert (result.width, result.height) == (2048, 1370)
+    assert open_image(result.image).getpixel((100, 100))[0] > 180
+
+
+def test_webp_over_16_megapixels_is_refused():
+    data = image_bytes("WEBP", size=(4200, 4200), lossless=True)
+    assert "16 megapixels" in refused(data)
