@@ -9,6 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from common.api import json_error
 from jobs.dispatch.provider_events import webhook_receive
+from jobs.ops import counters
 
 logger = logging.getLogger(__name__)
 MAX_WEBHOOK_BYTES = 1024 * 1024
@@ -43,6 +44,7 @@ def provider_webhook(request, provider: str):
         return json_error(404, "No such provider.")
     except WebhookSignatureInvalid as error:
         logger.warning("webhook from %s refused: %s", provider, error)
+        counters.count(counters.WEBHOOKS, "refused")
         return json_error(403, "Invalid webhook signature.")
     except WebhookPayloadInvalid as error:
         return json_error(400, f"Invalid webhook body: {error}")
@@ -51,6 +53,7 @@ def provider_webhook(request, provider: str):
 
     applied = 0
     for event in events:
-        _, transition = webhook_receive(provider=provider, event=event)
+        new, transition = webhook_receive(provider=provider, event=event)
+        counters.count(counters.WEBHOOKS, "verified" if new else "duplicate")
         applied += transition is not None and transition.applied
     return JsonResponse({"received": len(events), "applied": applied})

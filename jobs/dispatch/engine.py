@@ -16,10 +16,11 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from jobs.dispatch import breaker, slots
-from jobs.dispatch.limits import provider_limits
+from jobs.dispatch.limits import provider_limits, provider_order
 from jobs.dispatch.wakeup import enqueue, request_dispatch, request_provider_cancel
 from jobs.line import HEAD_ROUND, line_key
 from jobs.models import Job, JobStatus, ProviderState
+from jobs.ops import counters
 from jobs.s3 import signed_url
 from jobs.selectors import queued_jobs_in_dispatch_order
 from jobs.services.transitions import job_transition
@@ -34,13 +35,11 @@ SELFIE_URL_SECONDS = 3600
 
 def available_providers() -> list[tuple[str, int]]:
     """[(name, limit)] of providers that may take new jobs now, preferred first."""
-    from providers.registry import provider_names
-
     limits = provider_limits()
     states = {state.name: state for state in ProviderState.objects.filter(name__in=limits)}
     now = timezone.now()
     available = []
-    for name in provider_names():
+    for name in provider_order():
         if name not in limits:
             continue
         state = states.get(name) or breaker.provider_state(name)
@@ -148,10 +147,12 @@ def submit_job(*, job_id, attempt: int) -> None:
             webhook_url=f"{settings.PUBLIC_BASE_URL}/webhooks/{provider}/",
             reference=str(job.id))
     except RateLimited as error:
+        counters.count_provider_response(provider, error)
         breaker.record_rate_limited(provider, retry_after=error.retry_after)
         requeue(job, reason="rate_limited", head=True, attempt=attempt)
         return
     except TransientError as error:
+        counters.count_provider_response(provider, error)
         breaker.record_failure(provider, reason=str(error))
         # Another healthy provider takes it at once; with none, back off before retrying.
         alternatives = [name for name, _ in available_providers() if name != provider]
@@ -161,10 +162,13 @@ def submit_job(*, job_id, attempt: int) -> None:
                 avoid_provider=provider)
         return
     except (PermanentError, ProviderNotConfigured) as error:
+        if isinstance(error, PermanentError):
+            counters.count_provider_response(provider, error)
         message = getattr(error, "user_message", "The video could not be generated.")
         _fail(job, code=getattr(error, "code", "provider_misconfigured"), message=message,
               attempt=attempt)
         return
+    counters.count_provider_response(provider)
 
     transition = job_transition(
         job_id=job.id, status=JobStatus.SUBMITTED, source="dispatcher",

@@ -9,6 +9,7 @@ from django.db.models import F
 from jobs.dispatch import breaker
 from jobs.dispatch.provider_events import job_apply_provider_event
 from jobs.models import Job, JobStatus
+from jobs.ops import counters
 
 logger = logging.getLogger(__name__)
 AT_PROVIDER = (JobStatus.SUBMITTED, JobStatus.WARMING, JobStatus.RENDERING)
@@ -25,17 +26,21 @@ def poll_job(*, job_id) -> None:
     try:
         event = get_backend(job.provider).fetch_status(job.provider_job_id)
     except PermanentError as error:  # the provider no longer knows the job: run it again
+        counters.count_provider_response(job.provider, error)
         logger.warning("job %s: provider lost %s (%s); requeueing", job.id,
                        job.provider_job_id, error)
         from jobs.dispatch.engine import requeue
 
         requeue(job, reason="provider_lost_job", attempt=job.attempts)
         return
-    except RateLimited:  # the next pass polls again, later
+    except RateLimited as error:  # the next pass polls again, later
+        counters.count_provider_response(job.provider, error)
         return
     except ProviderError as error:  # 5xx/timeout: a sign the provider is down
+        counters.count_provider_response(job.provider, error)
         logger.info("job %s: poll failed: %s", job.id, error)
         breaker.record_failure(job.provider, reason=f"poll: {error}")
         return
+    counters.count_provider_response(job.provider)
     breaker.record_poll_success(job.provider)
     job_apply_provider_event(event=event, source="poller")
