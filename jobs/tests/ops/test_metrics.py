@@ -124,3 +124,32 @@ def test_metrics_are_guarded(client, settings, overrides, headers, remote, statu
     assert response.status_code == status
     if status == 403:
         assert "METRICS_TOKEN" in response.json()["message"]
+
+
+def test_request_metrics_add_up_over_processes_in_multiprocess_mode(settings, tmp_path):
+    """With PROMETHEUS_MULTIPROC_DIR, /metrics counts the requests every web process served."""
+    serve = textwrap.dedent("""
+        import sys
+        import django
+        django.setup()
+        from django.test import Client
+        for _ in range(int(sys.argv[1])):
+            Client().get("/healthz")
+    """)
+    scrape = textwrap.dedent("""
+        import django
+        django.setup()
+        from prometheus_client import generate_latest
+        from jobs.ops.metrics import _process_registry
+        print(generate_latest(_process_registry()).decode())
+    """)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings",
+           "REDIS_URL": settings.REDIS_URL, "SURGE_REDIS_PREFIX": settings.REDIS_PREFIX,
+           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    for requests in (2, 3):
+        subprocess.run([sys.executable, "-c", serve, str(requests)], cwd=BASE_DIR, env=env,
+                       check=True, timeout=120)
+    text = subprocess.run([sys.executable, "-c", scrape], cwd=BASE_DIR, env=env, check=True,
+                          timeout=120, capture_output=True, text=True).stdout
+    got = samples(text)
+    assert got[("django_http_requests_total_by_method_total", (("method", "GET"),))] == 5
