@@ -66,8 +66,9 @@ def test_metrics_show_jobs_queue_providers_webhooks_sockets_and_stages(client, o
     assert got[("surge_stage_duration_seconds_bucket", (("le", "30.0"), ("stage", "end_to_end")))] == 0
     assert got[("surge_stage_duration_seconds_bucket", (("le", "60.0"), ("stage", "end_to_end")))] == 1
     assert got[("surge_stage_duration_seconds_count", (("stage", "end_to_end"),))] == 1
-    # django-prometheus's request metrics ride along.
+    # django-prometheus's request and database metrics ride along.
     assert any(name.startswith("django_http_requests") for name, _ in got)
+    assert any(name == "django_db_execute_total" for name, _ in got)
 
 
 def test_response_classes():
