@@ -124,6 +124,9 @@ class Job(models.Model):
             models.Index(fields=["provider", "status"], name="job_provider_status"),
             models.Index(fields=["status", "line_key"], name="job_status_line"),
             models.Index(fields=["user", "status"], name="job_user_status"),
+            # The operations dashboard's last-hour windows (jobs/ops/selectors.py).
+            models.Index(fields=["created_at"], name="job_created"),
+            models.Index(fields=["status", "finished_at"], name="job_status_finished"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(progress__gte=0) & Q(progress__lte=1),
@@ -188,6 +191,11 @@ class ProviderState(models.Model):
     enabled = models.BooleanField(default=True, help_text="Untick to stop sending new jobs.")
     max_concurrency = models.PositiveIntegerField(
         null=True, blank=True, help_text="Overrides MAX_CONCURRENCY from settings when set.")
+    priority = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Overrides PRIORITY from settings when set (lower first).")
+    keep_warm_idle = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Seconds idle before a keep-warm ping; overrides KEEP_WARM_IDLE when set.")
     paused_until = models.DateTimeField(null=True, blank=True,
                                         help_text="Set after a 429: no submissions until then.")
     rate_limit_streak = models.PositiveIntegerField(default=0)

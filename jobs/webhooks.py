@@ -8,6 +8,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from common.api import json_error
+from jobs.ops import counters
 from jobs.services.provider_events import webhook_receive
 from providers.exceptions import (
     ProviderNotConfigured,
@@ -42,6 +43,7 @@ def provider_webhook(request, provider: str):
         return json_error(404, "No such provider.")
     except WebhookSignatureInvalid as error:
         logger.warning("webhook from %s refused: %s", provider, error)
+        counters.count(counters.WEBHOOKS, "refused")
         return json_error(403, "Invalid webhook signature.")
     except WebhookPayloadInvalid as error:
         return json_error(400, f"Invalid webhook body: {error}")
@@ -53,6 +55,7 @@ def provider_webhook(request, provider: str):
     reference = request.GET.get("ref", "")
     applied = 0
     for event in events:
-        _, transition = webhook_receive(provider=provider, event=event, reference=reference)
+        new, transition = webhook_receive(provider=provider, event=event, reference=reference)
+        counters.count(counters.WEBHOOKS, "verified" if new else "duplicate")
         applied += transition is not None and transition.applied
     return JsonResponse({"received": len(events), "applied": applied})

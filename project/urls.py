@@ -6,12 +6,16 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.urls import api_urlpatterns as accounts_api
 from accounts.urls import page_urlpatterns as accounts_pages
+from jobs.ops import urls as ops_urls
+from jobs.ops.metrics import metrics_view
 from jobs.urls import api_urlpatterns as jobs_api
 from jobs.webhooks import provider_webhook
 from notifications.urls import api_urlpatterns as notifications_api
 from project import health, views
 from studio.urls import page_urlpatterns as studio_pages
 from studio.views import service_worker
+
+admin.site.index_template = "admin/surge_index.html"  # links the operations dashboard
 
 api_v1 = [*notifications_api, *accounts_api, *jobs_api]
 
@@ -24,7 +28,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("webhooks/<slug:provider>/", provider_webhook, name="provider-webhook"),
+    path("admin/ops/", include(ops_urls)),  # before admin/: the dashboard, staff only
     path("admin/", admin.site.urls),
+    path("metrics", metrics_view, name="metrics"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     # Last: any other /api/ URL is a JSON 404, also in DEBUG and for a POST without its slash.

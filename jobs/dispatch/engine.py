@@ -17,9 +17,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from jobs.dispatch import breaker, slots
-from jobs.dispatch.limits import provider_limits
+from jobs.dispatch.limits import provider_limits, provider_order
 from jobs.dispatch.wakeup import enqueue, request_dispatch, request_provider_cancel
 from jobs.models import Job, JobStatus, ProviderState
+from jobs.ops import counters
 from jobs.s3 import signed_url
 from jobs.selectors import queued_jobs_in_dispatch_order
 from jobs.services.dispatch import (
@@ -45,7 +46,7 @@ from providers.exceptions import (
     RateLimited,
     TransientError,
 )
-from providers.registry import get_backend, get_config, provider_names
+from providers.registry import get_backend, get_config
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def available_providers() -> list[tuple[str, int]]:
     states = {state.name: state for state in ProviderState.objects.filter(name__in=limits)}
     now = timezone.now()
     available = []
-    for name in provider_names():
+    for name in provider_order():
         if name not in limits:
             continue
         state = states.get(name) or breaker.provider_state(name)
@@ -173,11 +174,13 @@ def submit_job(*, job_id, attempt: int) -> None:
             prompt=style.prompt if style else job.style, style=style.title if style else "",
             webhook_url=webhook_url(provider, reference), reference=reference)
     except RateLimited as error:
+        counters.count_provider_response(provider, error)
         breaker.record_rate_limited(provider, retry_after=error.retry_after)
         job_requeue(job=job, reason="rate_limited", head=True, attempt=attempt,
                     from_status=JobStatus.DISPATCHING)
         return
     except TransientError as error:
+        counters.count_provider_response(provider, error)
         breaker.record_failure(provider, reason=str(error))
         if error.maybe_processed and _find_lost_submission(job, attempt, backend):
             return
@@ -189,10 +192,13 @@ def submit_job(*, job_id, attempt: int) -> None:
                     from_status=JobStatus.DISPATCHING, avoid_provider=provider)
         return
     except (PermanentError, ProviderNotConfigured) as error:
+        if isinstance(error, PermanentError):
+            counters.count_provider_response(provider, error)
         message = getattr(error, "user_message", "The video could not be generated.")
         job_fail(job_id=job.id, code=getattr(error, "code", "provider_misconfigured"),
                  message=message, source="dispatcher", expect=fence)
         return
+    counters.count_provider_response(provider)
     breaker.record_success(provider)
     _record(job, attempt, submission)
 

@@ -1,10 +1,11 @@
-"""The engine's reaction to job events: free the provider slot, wake the dispatcher."""
+"""The engine's reaction to job events: free the provider slot, wake the dispatcher, count."""
 
 from __future__ import annotations
 
 from jobs.dispatch import slots
 from jobs.dispatch.wakeup import request_dispatch
-from jobs.models import Job, JobEvent, JobStatus
+from jobs.models import TERMINAL_STATUSES, Job, JobEvent, JobStatus
+from jobs.ops import counters
 
 
 def on_job_event(*, job: Job, event: JobEvent) -> None:
@@ -19,3 +20,17 @@ def on_job_event(*, job: Job, event: JobEvent) -> None:
     if job.provider and (finished_at_provider or canceled_before_submit):
         slots.release(provider=job.provider, job_id=job.id)
         request_dispatch()
+    _count(job, event)
+
+
+def _count(job: Job, event: JobEvent) -> None:
+    """Totals and stage durations for /metrics (jobs/ops/metrics.py), kept in Redis."""
+    if event.seq == 1:
+        counters.count(counters.JOBS_CREATED, "all")
+    if event.status not in TERMINAL_STATUSES:
+        return
+    counters.count(counters.JOBS_FINISHED, event.status)
+    if event.status != JobStatus.SUCCEEDED or job.finished_at is None:
+        return
+    for stage, since, until in counters.stage_spans(job):
+        counters.observe(stage, (until - since).total_seconds())

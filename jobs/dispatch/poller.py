@@ -8,6 +8,7 @@ from django.db.models import F
 
 from jobs.dispatch import breaker
 from jobs.models import AT_PROVIDER_STATUSES, Job
+from jobs.ops import counters
 from jobs.services.dispatch import job_requeue
 from jobs.services.provider_events import job_apply_provider_event
 from providers.exceptions import PermanentError, ProviderError, RateLimited
@@ -25,15 +26,19 @@ def poll_job(*, job_id) -> None:
     try:
         event = get_backend(job.provider).fetch_status(job.provider_job_id)
     except PermanentError as error:  # the provider no longer knows the job: run it again
+        counters.count_provider_response(job.provider, error)
         logger.warning("job %s: provider lost %s (%s); requeueing", job.id,
                        job.provider_job_id, error)
         job_requeue(job=job, reason="provider_lost_job", attempt=job.attempts)
         return
-    except RateLimited:  # the next pass polls again, later
+    except RateLimited as error:  # the next pass polls again, later
+        counters.count_provider_response(job.provider, error)
         return
     except ProviderError as error:  # 5xx/timeout: a sign the provider is down
+        counters.count_provider_response(job.provider, error)
         logger.info("job %s: poll failed: %s", job.id, error)
         breaker.record_failure(job.provider, reason=f"poll: {error}")
         return
+    counters.count_provider_response(job.provider)
     breaker.record_poll_success(job.provider)
     job_apply_provider_event(event=event, source="poller")

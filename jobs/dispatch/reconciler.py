@@ -159,9 +159,9 @@ def keep_warm(now) -> None:
         Q(status=JobStatus.QUEUED) | Q(created_at__gte=now - timedelta(minutes=15))).exists()
     if not recent_demand:
         return
-    idle = timedelta(seconds=settings.KEEP_WARM_IDLE)
     for name in settings.PROVIDERS:
         state = breaker.provider_state(name)
+        idle = timedelta(seconds=state.keep_warm_idle or settings.KEEP_WARM_IDLE)
         last_active = max(filter(None, [state.last_submit_at, state.last_warmup_at]),
                           default=None)
         if not state.enabled or (last_active and now - last_active < idle):

@@ -15,7 +15,7 @@ from django.http import Http404
 from jobs.events import job_group, user_group
 from jobs.selectors import job_get_for_user
 from notifications.deliveries.selectors import notification_unread_count
-from notifications.sockets import selectors
+from notifications.sockets import gauge, selectors
 
 UNAUTHENTICATED = 4401
 FORBIDDEN = 4403  # another user's job or no such job: the same code, so nothing leaks
@@ -29,6 +29,8 @@ class JobStreamConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope["user"]
         await self.accept()  # accept first so the client can read the close code
+        self.counted = True
+        await gauge.socket_opened()
         if not user.is_authenticated:
             await self.close(code=UNAUTHENTICATED)
             return
@@ -47,6 +49,9 @@ class JobStreamConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
 
     async def disconnect(self, code):
+        if getattr(self, "counted", False):
+            self.counted = False
+            await gauge.socket_closed()
         for group in getattr(self, "joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 

@@ -9,6 +9,7 @@ from django.test import Client
 from standardwebhooks.webhooks import Webhook
 
 from jobs.models import Job, JobStatus, WebhookInbox
+from jobs.ops import counters
 from jobs.services.provider_events import job_apply_waiting_webhooks
 from launcher.embedded import DEV_PROVIDER_WEBHOOK_SECRET
 
@@ -64,6 +65,7 @@ def test_a_duplicate_delivery_is_acknowledged_and_ignored(client, replicate_sett
                            **headers).status_code == 200
     assert WebhookInbox.objects.count() == 1
     assert submitted_job.events.count() == 1
+    assert counters.totals(counters.WEBHOOKS) == {"verified": 1, "duplicate": 2}  # /metrics
 
 
 def test_a_late_event_never_regresses_a_job(client, replicate_settings, submitted_job):
@@ -93,6 +95,8 @@ def test_bad_signatures_are_refused_and_change_nothing(client, replicate_setting
     submitted_job.refresh_from_db()
     assert submitted_job.status == JobStatus.SUBMITTED
     assert not WebhookInbox.objects.exists()
+    if response.status_code == 403:
+        assert counters.totals(counters.WEBHOOKS) == {"refused": 1}  # /metrics
 
 
 def test_unknown_provider_is_404(client, replicate_settings, transactional_db):

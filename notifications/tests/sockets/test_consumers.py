@@ -10,9 +10,10 @@ from rest_framework.authtoken.models import Token
 
 from jobs.events import send_job_event
 from jobs.models import Job, JobEvent
+from jobs.ops import counters
 from jobs.presenter import job_event_message
 from jobs.services.transitions import job_transition
-from notifications.sockets import queue_broadcast
+from notifications.sockets import gauge, queue_broadcast
 from notifications.tests.conftest import make_job
 from project.asgi import application
 from project.testing.websocket import Communicator
@@ -368,4 +369,23 @@ def test_the_all_jobs_socket_gets_one_positions_frame_per_pass(user, other_user)
             (str(mine[1].id), 0), (str(mine[2].id), 1)]
         assert frame["changed_at"]
         await comm.disconnect()
+    run(body)
+
+
+def test_open_sockets_are_counted_in_redis_for_metrics(user):
+    """Each open socket counts in this process's Redis gauge (read by /metrics); closing uncounts."""
+    cookie = session_cookie(user)
+
+    async def body():
+        before = gauge.open_sockets()
+        comms = [communicator("/ws/jobs/", cookie) for _ in range(2)]
+        for comm in comms:
+            assert (await comm.connect())[0]
+            await receive_until(comm, "snapshot")
+        assert gauge.open_sockets() == before + 2
+        assert await sync_to_async(counters.gauge_sum)(counters.WEBSOCKETS) == before + 2
+        for comm in comms:
+            await comm.disconnect()
+        assert gauge.open_sockets() == before
+        assert await sync_to_async(counters.gauge_sum)(counters.WEBSOCKETS) == before
     run(body)

@@ -1,0 +1,1 @@
+"""Operations: the admin dashboard, /metrics, and the counters they read from Redis."""

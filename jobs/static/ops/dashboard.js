@@ -1,0 +1,108 @@
+// Operations dashboard: poll the staff-only JSON feed and redraw the figures and the chart.
+(function () {
+  "use strict";
+  var SVG = "http://www.w3.org/2000/svg";
+  var root = document.getElementById("ops-dashboard");
+  if (!root) { return; }
+  var url = root.dataset.url;
+  var every = (parseFloat(root.dataset.refreshSeconds) || 5) * 1000;
+
+  function text(id, value) {
+    var node = document.getElementById(id);
+    if (node) { node.textContent = value; }
+  }
+
+  function cell(row, value, className) {
+    var td = document.createElement("td");
+    td.textContent = value === null || value === undefined ? "–" : String(value);
+    if (className) { td.className = className; }
+    row.appendChild(td);
+  }
+
+  function fillBody(tableId, rows, build) {
+    var body = document.querySelector("#" + tableId + " tbody");
+    if (!body) { return; }
+    var fresh = document.createElement("tbody");
+    rows.forEach(function (item) {
+      var row = document.createElement("tr");
+      build(row, item);
+      fresh.appendChild(row);
+    });
+    body.replaceWith(fresh);
+  }
+
+  function drawChart(series) {
+    var svg = document.getElementById("ops-chart");
+    if (!svg) { return; }
+    while (svg.firstChild) { svg.removeChild(svg.firstChild); }
+    var width = 600, height = 160, pad = 20;
+    var peak = 1;
+    series.forEach(function (m) { peak = Math.max(peak, m.submitted, m.succeeded, m.failed); });
+    var step = (width - pad) / Math.max(1, series.length - 1);
+    ["submitted", "succeeded", "failed"].forEach(function (name) {
+      var points = series.map(function (m, i) {
+        var x = pad + i * step;
+        var y = height - pad - (m[name] / peak) * (height - 2 * pad);
+        return x.toFixed(1) + "," + y.toFixed(1);
+      });
+      var line = document.createElementNS(SVG, "polyline");
+      line.setAttribute("points", points.join(" "));
+      line.setAttribute("class", "ops-line ops-" + name);
+      svg.appendChild(line);
+    });
+    var label = document.createElementNS(SVG, "text");
+    label.setAttribute("x", "2");
+    label.setAttribute("y", "12");
+    label.setAttribute("class", "ops-axis");
+    label.textContent = "max " + peak + "/min";
+    svg.appendChild(label);
+  }
+
+  function render(data) {
+    text("ops-generated", data.generated_at);
+    text("ops-queue-depth", data.queue.depth);
+    text("ops-oldest-age", data.queue.oldest_age_seconds);
+    drawChart(data.throughput);
+    fillBody("ops-providers", data.providers, function (row, p) {
+      row.dataset.provider = p.name;
+      cell(row, p.name);
+      cell(row, p.enabled ? "yes" : "no");
+      cell(row, p.in_flight + " / " + p.limit);
+      cell(row, p.slots_in_use);
+      cell(row, p.breaker, "ops-breaker-" + p.breaker);
+      cell(row, p.paused ? "yes" : "no");
+      cell(row, p.rate_limited_5m + " / " + p.rate_limited_60m);
+      cell(row, p.errors_5m + " / " + p.errors_60m);
+    });
+    fillBody("ops-latency", Object.keys(data.latency).map(function (stage) {
+      return data.latency[stage];
+    }), function (row, s) {
+      cell(row, s.what);
+      cell(row, s.p50);
+      cell(row, s.p95);
+      cell(row, s.n);
+    });
+    var reasons = data.failure_reasons.length ? data.failure_reasons
+      : [{ reason: "No failures.", count: "" }];
+    fillBody("ops-failures", reasons, function (row, r) {
+      cell(row, r.reason);
+      cell(row, r.count);
+    });
+  }
+
+  function refresh() {
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
+      })
+      .then(function (data) {
+        render(data);
+        document.getElementById("ops-stale").hidden = true;
+      })
+      .catch(function () { document.getElementById("ops-stale").hidden = false; })
+      .finally(function () { window.setTimeout(refresh, every); });
+  }
+
+  refresh();
+}());
