@@ -364,6 +364,11 @@ if not (VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY) and not PRODUCTION:
     VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY = _vapid["public_key"], _vapid["private_key"]
 # Without keys (production, unset) Web Push is off; in-app and email notifications still work.
 VAPID_SUBJECT = env.str("VAPID_SUBJECT", default="mailto:admin@surge.local")
+# Push endpoints must be https on public addresses (no SSRF). Development and tests only: these
+# `host:port`s (a local push server) may be private or plain http.
+PUSH_ALLOWED_PRIVATE_HOSTS = env.list("PUSH_ALLOWED_PRIVATE_HOSTS", default=[])
+if PRODUCTION and PUSH_ALLOWED_PRIVATE_HOSTS:
+    raise ImproperlyConfigured("PUSH_ALLOWED_PRIVATE_HOSTS is for development and tests only")
 
 # --- Security ---------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
