@@ -2,9 +2,14 @@
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.forms import (
+    AdminPasswordChangeForm,
+    AdminUserCreationForm,
+    UserChangeForm,
+)
 
 from accounts.models import User
+from accounts.services import user_credentials_revoke
 
 
 class UserCreationAdminForm(AdminUserCreationForm):
@@ -19,10 +24,21 @@ class UserChangeAdminForm(UserChangeForm):
         fields = "__all__"
 
 
+class PasswordChangeAdminForm(AdminPasswordChangeForm):
+    """A password set by staff signs the user out of every device, as a reset does."""
+
+    def save(self, commit=True):
+        user = super().save(commit=commit)
+        if commit:
+            user_credentials_revoke(user=user)
+        return user
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     add_form = UserCreationAdminForm
     form = UserChangeAdminForm
+    change_password_form = PasswordChangeAdminForm
     ordering = ["-date_joined"]
     list_display = ["email", "is_staff", "is_active", "date_joined"]
     search_fields = ["email"]

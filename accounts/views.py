@@ -1,4 +1,5 @@
-"""Browser pages for accounts: sign up, log in (throttled); the rest are Django's own views."""
+"""Browser pages for accounts: sign up, log in (throttled), and Django's own views, whose
+password change and reset also sign out every other device."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect, render
 
 from accounts.forms import SignupForm, ThrottledAuthenticationForm
+from accounts.services import user_credentials_revoke
 
 
 def signup(request):
@@ -24,3 +26,22 @@ def signup(request):
 class LoginView(auth_views.LoginView):
     authentication_form = ThrottledAuthenticationForm
     redirect_authenticated_user = True
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Other sessions, API tokens and sockets end; this browser stays signed in."""
+
+    def form_valid(self, form):
+        session_key = self.request.session.session_key  # before Django cycles it
+        response = super().form_valid(form)
+        user_credentials_revoke(user=form.user, keep_session_key=session_key)
+        return response
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Whoever knew the old password is signed out everywhere."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        user_credentials_revoke(user=form.user)
+        return response

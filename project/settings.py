@@ -67,7 +67,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "django_q",
     "channels",
@@ -247,7 +247,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Surge <no-reply@surg
 # --- API --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -257,6 +257,13 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "common.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# API tokens: one per device (each sign-in), stored as a hash (django-rest-knox); they last
+# until that device logs out, the password changes, or newer sign-ins push them out.
+REST_KNOX = {"TOKEN_TTL": None, "AUTH_HEADER_PREFIX": "Token"}
+API_TOKENS_PER_USER = env.int("API_TOKENS_PER_USER", default=20)
+# Called on commit when credentials end, as hook(user_id=, session_key= | token_id= |
+# keep_session_key=): how accounts/ closes the sockets that notifications/ holds.
+SIGN_OUT_HOOKS = ["notifications.sockets.auth.on_sign_out"]
 SPECTACULAR_SETTINGS = {
     "TITLE": "Surge API",
     "DESCRIPTION": "Turn a selfie into a short cinematic video. Every error body is "

@@ -1,7 +1,9 @@
-"""WebSocket authentication: browser sessions (same-origin only) or DRF API tokens (mobile)."""
+"""WebSocket authentication: browser sessions (same-origin only) or API tokens (mobile); and
+closing the sockets of credentials that ended (logout, password change or reset)."""
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import parse_qs, urlparse
 
 from channels.auth import AuthMiddlewareStack
@@ -10,7 +12,9 @@ from channels.security.websocket import OriginValidator, WebsocketDenier
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.request import split_domain_port, validate_host
-from rest_framework.authtoken.models import Token
+
+from accounts.selectors import token_user
+from jobs.events import publish, user_group
 
 
 def token_from_scope(scope) -> str | None:
@@ -25,16 +29,14 @@ def token_from_scope(scope) -> str | None:
 
 
 @database_sync_to_async
-def _user_for_token(key: str):
-    try:
-        token = Token.objects.select_related("user").get(key=key)
-    except Token.DoesNotExist:
-        return AnonymousUser()
-    return token.user if token.user.is_active else AnonymousUser()
+def _user_for_token(key: str) -> tuple:
+    found = token_user(key=key)
+    return found if found else (AnonymousUser(), None)
 
 
 class TokenAuthMiddleware:
-    """A token, when sent, decides who the user is (a bad one means anonymous, not the session)."""
+    """A token, when sent, decides who the user is (a bad one means anonymous, not the session).
+    The token's id goes into the scope, so its sockets close when it is revoked."""
 
     def __init__(self, inner):
         self.inner = inner
@@ -42,7 +44,8 @@ class TokenAuthMiddleware:
     async def __call__(self, scope, receive, send):
         key = token_from_scope(scope)
         if key is not None:
-            scope = dict(scope, user=await _user_for_token(key))
+            user, token = await _user_for_token(key)
+            scope = dict(scope, user=user, auth_token=token.pk if token else None)
         return await self.inner(scope, receive, send)
 
 
@@ -94,3 +97,27 @@ def origin_allowed(scope, origin: str) -> bool:
         patterns.append(own)
     matcher = OriginValidator(None, patterns)  # Channels' scheme + host + default-port match
     return any(matcher.match_allowed_origin(parsed, pattern) for pattern in patterns)
+
+
+def session_ref(session_key: str | None) -> str | None:
+    """What sign-out messages carry instead of a session key: Redis never sees the key."""
+    return hashlib.sha256(session_key.encode()).hexdigest()[:32] if session_key else None
+
+
+def on_sign_out(*, user_id: int, session_key: str | None = None, token_id: str | None = None,
+                keep_session_key: str | None = None) -> None:
+    """SIGN_OUT_HOOKS entry: tell the user's sockets which credential ended (a session, a
+    token, or all of them but one session); the consumers close the matching ones."""
+    publish([(user_group(user_id), {"type": "auth.revoked", "session": session_ref(session_key),
+                                    "token": token_id,
+                                    "keep_session": session_ref(keep_session_key)})])
+
+
+def signed_out(scope, message: dict) -> bool:
+    """Whether an `auth.revoked` message ends the credential this socket was opened with."""
+    token = scope.get("auth_token")
+    session = None if token else session_ref(getattr(scope.get("session"), "session_key", None))
+    if message.get("session") or message.get("token"):
+        return ((session is not None and session == message.get("session"))
+                or (token is not None and token == message.get("token")))
+    return session is None or session != message.get("keep_session")

@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from rest_framework.authtoken.models import Token
 
 from accounts.models import User
+from accounts.services import token_issue
 from jobs.models import Job, Selfie
 from jobs.services.jobs import job_enqueue
 
@@ -32,7 +32,7 @@ def other_user(db):
 
 @pytest.fixture
 def token(user):
-    return Token.objects.create(user=user).key
+    return token_issue(user=user)
 
 
 def make_job(user, *, style: str = "cyberpunk-hero", width: int = 512, height: int = 640) -> Job:

@@ -6,8 +6,8 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
 from django.contrib.sessions.backends.db import SessionStore
-from rest_framework.authtoken.models import Token
 
+from accounts.services import token_issue
 from jobs.events import send_job_event
 from jobs.models import Job, JobEvent
 from jobs.presenter import job_event_message
@@ -342,7 +342,7 @@ def test_a_token_for_another_user_is_refused_with_4403_and_a_bad_one_with_4401(u
     """Token auth (query or header) gets the same refusals as the session."""
     async def body():
         job = await database_sync_to_async(make_job)(user)
-        other = await database_sync_to_async(lambda: Token.objects.create(user=other_user).key)()
+        other = await database_sync_to_async(lambda: token_issue(user=other_user))()
         path = f"/ws/jobs/{job.id}/"
         assert await closed_with(Communicator(application, f"{path}?token={other}")) == 4403
         header = (b"authorization", f"Token {other}".encode())
