@@ -1,8 +1,20 @@
-"""Fixtures shared by every test: a clean slate in Redis for each test."""
+"""Fixtures shared by every test: a clean slate in Redis for each test, fake DNS answers."""
+
+import socket
 
 import pytest
 import redis
 from django.conf import settings
+
+from project.testing.dns import FakeDNS
+
+
+@pytest.fixture
+def fake_dns(monkeypatch) -> FakeDNS:
+    """Answers for the names a test gives (`fake_dns.answer(name, ...)`); others resolve as usual."""
+    dns = FakeDNS()
+    monkeypatch.setattr(socket, "getaddrinfo", dns.getaddrinfo)
+    return dns
 
 
 @pytest.fixture(autouse=True)

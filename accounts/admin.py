@@ -2,10 +2,15 @@
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.forms import (
+    AdminPasswordChangeForm,
+    AdminUserCreationForm,
+    UserChangeForm,
+)
 
 from accounts.forms import ThrottledAdminAuthenticationForm
 from accounts.models import User
+from accounts.services import user_credentials_revoke
 
 # /admin/login/ counts failures in the same budget as every other sign-in.
 admin.site.login_form = ThrottledAdminAuthenticationForm
@@ -23,10 +28,21 @@ class UserChangeAdminForm(UserChangeForm):
         fields = "__all__"
 
 
+class PasswordChangeAdminForm(AdminPasswordChangeForm):
+    """A password set by staff signs the user out of every device, as a reset does."""
+
+    def save(self, commit=True):
+        user = super().save(commit=commit)
+        if commit:
+            user_credentials_revoke(user=user)
+        return user
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     add_form = UserCreationAdminForm
     form = UserChangeAdminForm
+    change_password_form = PasswordChangeAdminForm
     ordering = ["-date_joined"]
     list_display = ["email", "is_staff", "is_active", "date_joined"]
     search_fields = ["email"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import logout
 from drf_spectacular.utils import extend_schema
+from knox.models import AuthToken
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -66,7 +68,12 @@ class LogoutApi(APIView):
     @extend_schema(operation_id="auth_logout", request=None,
                    responses={204: None, **error_responses(401)})
     def post(self, request):
-        token_revoke(user=request.user)
+        """Revoke the token this request carries (this device only; other devices keep theirs)
+        and close its sockets; with a browser session, end that session."""
+        if isinstance(request.auth, AuthToken):
+            token_revoke(token_id=request.auth.pk, user_id=request.user.pk)
+        else:
+            logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

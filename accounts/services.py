@@ -3,12 +3,15 @@ preferences."""
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from rest_framework.authtoken.models import Token
+from django.utils.module_loading import import_string
+from knox.models import AuthToken
 
 from accounts.models import User
 from common.exceptions import ApplicationError
@@ -19,6 +22,8 @@ from common.ratelimit import (
     rate_limit_hit,
     rate_limit_refund,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def user_create(*, email: str, password: str) -> User:
@@ -114,12 +119,47 @@ def password_reset_allow(*, email: str, ip: str) -> None:
 
 
 def token_issue(*, user: User) -> str:
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+    """A new API token for one device (a sign-in); beyond API_TOKENS_PER_USER the oldest ones
+    are revoked, so forgotten devices don't pile up. Only a hash is stored."""
+    token, key = AuthToken.objects.create(user=user)
+    stale = list(AuthToken.objects.filter(user=user).order_by("-created", "-pk")
+                 .values_list("pk", flat=True)[settings.API_TOKENS_PER_USER:])
+    for digest in stale:
+        token_revoke(token_id=digest, user_id=user.pk)
+    return key
 
 
-def token_revoke(*, user: User) -> None:
-    Token.objects.filter(user=user).delete()
+def token_revoke(*, token_id: str, user_id: int) -> None:
+    """Sign out one device: its token stops working and its sockets close."""
+    AuthToken.objects.filter(pk=token_id, user_id=user_id).delete()
+    _signed_out(user_id=user_id, token_id=token_id)
+
+
+def session_signed_out(*, user_id: int, session_key: str | None) -> None:
+    """A browser session ended (logout): its sockets close too."""
+    if session_key:
+        _signed_out(user_id=user_id, session_key=session_key)
+
+
+def user_credentials_revoke(*, user: User, keep_session_key: str | None = None) -> None:
+    """After a password change or reset: every API token is revoked and every socket closes,
+    except those of the session that made the change (`keep_session_key`). Other browser
+    sessions already fail: Django checks each session's password hash on every request."""
+    AuthToken.objects.filter(user=user).delete()
+    _signed_out(user_id=user.pk, keep_session_key=keep_session_key)
+
+
+def _signed_out(**credentials) -> None:
+    """Tell the upper layers (sockets) on commit, through SIGN_OUT_HOOKS: accounts sits below
+    them and must not import them."""
+    def run():
+        for path in settings.SIGN_OUT_HOOKS:
+            try:
+                import_string(path)(**credentials)
+            except Exception:  # the credential is gone either way; a socket may linger
+                logger.exception("sign-out hook %s failed", path)
+
+    transaction.on_commit(run)
 
 
 def user_set_email_notifications(*, user: User, enabled: bool) -> None:

@@ -1,5 +1,5 @@
-"""Browser pages for accounts: sign up, log in, password reset (rate limited); the rest are
-Django's own views."""
+"""Browser pages for accounts: sign up, log in, password reset (rate limited), and Django's
+own views, whose password change and reset also sign out every other device."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect, render
 
 from accounts.forms import PasswordResetForm, SignupForm, ThrottledAuthenticationForm
+from accounts.services import user_credentials_revoke
 
 
 def signup(request):
@@ -32,3 +33,22 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "request": self.request}
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Other sessions, API tokens and sockets end; this browser stays signed in."""
+
+    def form_valid(self, form):
+        session_key = self.request.session.session_key  # before Django cycles it
+        response = super().form_valid(form)
+        user_credentials_revoke(user=form.user, keep_session_key=session_key)
+        return response
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Whoever knew the old password is signed out everywhere."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        user_credentials_revoke(user=form.user)
+        return response

@@ -1,7 +1,7 @@
 """Seed benchmark users straight into the app's database: `python -m bench.seed --users N --out F`.
 
 Signing up through the API would spend the benchmark's time (and the server's CPU) on Argon2.
-Instead: users with an unusable password and a DRF token each, created with bulk_create, and
+Instead: users with an unusable password and an API token each, created with bulk_create, and
 one Selfie per user pointing at a single upload of the sample image. Run it with the target's
 environment (see Target.child_environment); it writes `[{token, selfie_id, user_id}]` as JSON.
 """
@@ -26,7 +26,9 @@ def seed(*, users: int, prefix: str) -> list[dict]:
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
     from django.db import transaction
-    from rest_framework.authtoken.models import Token
+    from knox.crypto import create_token_string, hash_token
+    from knox.models import AuthToken
+    from knox.settings import CONSTANTS
 
     from jobs.models import Selfie
     from jobs.services.images import image_process
@@ -45,14 +47,16 @@ def seed(*, users: int, prefix: str) -> list[dict]:
         with transaction.atomic():
             User.objects.bulk_create([User(email=email, password=unusable) for email in chunk])
             ids = dict(User.objects.filter(email__in=chunk).values_list("email", "id"))
-            tokens = [Token(key=Token.generate_key(), user_id=ids[email]) for email in chunk]
-            Token.objects.bulk_create(tokens)
+            keys = [create_token_string() for _ in chunk]
+            AuthToken.objects.bulk_create([
+                AuthToken(digest=hash_token(key), token_key=key[:CONSTANTS.TOKEN_KEY_LENGTH],
+                          user_id=ids[email], expiry=None) for key, email in zip(keys, chunk)])
             selfies = [Selfie(id=uuid.uuid4(), user_id=ids[email], image=image,
                               thumbnail=thumbnail, width=processed.width,
                               height=processed.height) for email in chunk]
             Selfie.objects.bulk_create(selfies)
-        rows.extend({"token": token.key, "selfie_id": str(selfie.id), "user_id": token.user_id}
-                    for token, selfie in zip(tokens, selfies))
+        rows.extend({"token": key, "selfie_id": str(selfie.id), "user_id": ids[email]}
+                    for key, email, selfie in zip(keys, chunk, selfies))
     return rows
 
 

@@ -203,6 +203,8 @@ def app_environment(ports: StackPorts, state: Path, *, database_url: str, redis_
         "VAPID_PRIVATE_KEY": os.environ.get("VAPID_PRIVATE_KEY", vapid["private_key"]),
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "PYTHONUNBUFFERED": "1",
+        # The rehearsal speaks plain http on 127.0.0.1: no redirect to an https it doesn't have.
+        "SECURE_SSL_REDIRECT": "0",
     }
     if s3_endpoint_url is None:  # the external S3's settings pass through as they are
         shared.update(S3_ENDPOINT_URL=os.environ["S3_ENDPOINT_URL"])

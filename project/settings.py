@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from launcher.embedded import (
@@ -73,8 +75,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by us (no CDN)
+    "csp",
     "django_q",
     "channels",
     "django_prometheus",
@@ -90,6 +94,7 @@ MIDDLEWARE = [
     # First and last: django-prometheus times every request (jobs/ops/metrics.py serves them).
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -278,7 +283,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Surge <no-reply@surg
 # --- API --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -290,12 +295,22 @@ REST_FRAMEWORK = {
     # Any DRF throttle identifies clients as common.ratelimit.client_ip does.
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
+# API tokens: one per device (each sign-in), stored as a hash (django-rest-knox); they last
+# until that device logs out, the password changes, or newer sign-ins push them out.
+REST_KNOX = {"TOKEN_TTL": None, "AUTH_HEADER_PREFIX": "Token"}
+API_TOKENS_PER_USER = env.int("API_TOKENS_PER_USER", default=20)
+# Called on commit when credentials end, as hook(user_id=, session_key= | token_id= |
+# keep_session_key=): how accounts/ closes the sockets that notifications/ holds.
+SIGN_OUT_HOOKS = ["notifications.sockets.auth.on_sign_out"]
 SPECTACULAR_SETTINGS = {
     "TITLE": "Surge API",
     "DESCRIPTION": "Turn a selfie into a short cinematic video. Every error body is "
                    '`{"message": str, "extra": {...}}`.',
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
@@ -374,6 +389,11 @@ if not (VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY) and not PRODUCTION:
     VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY = _vapid["public_key"], _vapid["private_key"]
 # Without keys (production, unset) Web Push is off; in-app and email notifications still work.
 VAPID_SUBJECT = env.str("VAPID_SUBJECT", default="mailto:admin@surge.local")
+# Push endpoints must be https on public addresses (no SSRF). Development and tests only: these
+# `host:port`s (a local push server) may be private or plain http.
+PUSH_ALLOWED_PRIVATE_HOSTS = env.list("PUSH_ALLOWED_PRIVATE_HOSTS", default=[])
+if PRODUCTION and PUSH_ALLOWED_PRIVATE_HOSTS:
+    raise ImproperlyConfigured("PUSH_ALLOWED_PRIVATE_HOSTS is for development and tests only")
 
 # --- Security ---------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -383,6 +403,43 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Production is https only: plain http is redirected (health probes excepted: load balancers
+# ask over http), and browsers are told never to use http again (HSTS, a year by default).
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)
+
+
+def _media_origin() -> str:
+    """Where signed media URLs point (the S3 endpoint, path-style as boto3 signs them)."""
+    if S3_ENDPOINT_URL:
+        parts = urlsplit(S3_ENDPOINT_URL)
+        return f"{parts.scheme}://{parts.netloc}"
+    return ("https://s3.amazonaws.com" if S3_REGION == "us-east-1"
+            else f"https://s3.{S3_REGION}.amazonaws.com")
+
+
+MEDIA_ORIGIN = env.str("MEDIA_ORIGIN", default="") or _media_origin()
+# Content-Security-Policy (django-csp): scripts and styles only from our own files (a nonce for
+# the one page-specific <style>), media from the bucket, no plugins, no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:", "blob:", MEDIA_ORIGIN],
+        "media-src": [SELF, "blob:", MEDIA_ORIGIN],
+        "connect-src": [SELF, MEDIA_ORIGIN],  # 'self' covers our ws(s):; the bucket: Share
+        "font-src": [SELF],
+        "worker-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

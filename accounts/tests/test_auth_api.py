@@ -60,11 +60,15 @@ def test_signup_without_fields_names_them(client):
 
 
 def test_token_for_good_credentials(client):
-    token = signup(client).json()["token"]
+    """Each sign-in is a device of its own: a new token, and the earlier one still works."""
+    first = signup(client).json()["token"]
     response = client.post("/api/v1/auth/token/", {"email": "ava@example.com",
                                                     "password": STRONG}, format="json")
     assert response.status_code == 200
-    assert response.json() == {"token": token}
+    second = response.json()["token"]
+    assert second != first
+    for token in (first, second):
+        assert client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {token}").status_code == 200
 
 
 def test_token_for_bad_credentials_is_400_with_message(client):
@@ -90,6 +94,38 @@ def test_logout_revokes_the_token(client):
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.post("/api/v1/auth/logout/").status_code == 204
     assert_error_shape(client.get("/api/v1/me/"), 401)
+
+
+def test_logout_on_one_phone_keeps_the_other_signed_in(client):
+    """Logging out revokes the token of the device that asked, not every device's."""
+    phone = signup(client).json()["token"]
+    tablet = client.post("/api/v1/auth/token/", {"email": "ava@example.com",
+                                                  "password": STRONG}, format="json").json()["token"]
+    assert client.post("/api/v1/auth/logout/",
+                       HTTP_AUTHORIZATION=f"Token {phone}").status_code == 204
+    assert client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {phone}").status_code == 401
+    assert client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {tablet}").status_code == 200
+
+
+def test_tokens_are_stored_as_hashes(client):
+    """A copy of the database does not hand out working tokens."""
+    from knox.models import AuthToken
+
+    token = signup(client).json()["token"]
+    stored = AuthToken.objects.get()
+    assert token not in (stored.digest, stored.token_key) and len(stored.token_key) < len(token)
+
+
+def test_old_devices_are_signed_out_beyond_the_per_user_limit(client, settings):
+    """API_TOKENS_PER_USER: a new sign-in revokes the oldest tokens beyond it."""
+    settings.API_TOKENS_PER_USER = 2
+    oldest = signup(client).json()["token"]
+    credentials = {"email": "ava@example.com", "password": STRONG}
+    newer = [client.post("/api/v1/auth/token/", credentials, format="json").json()["token"]
+             for _ in range(2)]
+    assert client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {oldest}").status_code == 401
+    for token in newer:
+        assert client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {token}").status_code == 200
 
 
 def test_repeated_failures_are_throttled_with_a_clear_message(client):

@@ -7,9 +7,7 @@ never a private, loopback or link-local address (SSRF).
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import socket
 import tempfile
 from datetime import timedelta
 from urllib.parse import urljoin, urlsplit
@@ -20,6 +18,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from common.outbound import UnsafeURL, check_public_url
 from jobs.dispatch.wakeup import MIRROR_LEASE_SECONDS
 from jobs.models import Job, JobStatus
 from jobs.services.dispatch import job_fail
@@ -51,19 +50,10 @@ def _trusted_hosts() -> set[str]:
 
 def check_output_url(url: str) -> None:
     """Refuse anything but https to a public address, or a configured provider host."""
-    parts = urlsplit(url)
-    if parts.netloc.lower() in _trusted_hosts() and parts.scheme in ("http", "https"):
-        return
-    if parts.scheme != "https" or not parts.hostname:
-        raise OutputRefused(f"refusing non-https output URL {url!r}")
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-    except socket.gaierror as error:
-        raise OutputRefused(f"cannot resolve {parts.hostname}: {error}") from error
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global:
-            raise OutputRefused(f"refusing output URL on non-public address {ip}")
+        check_public_url(url, trusted_hosts=_trusted_hosts())
+    except UnsafeURL as error:
+        raise OutputRefused(str(error)) from error
 
 
 def download(url: str, destination) -> int:

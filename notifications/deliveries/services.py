@@ -7,10 +7,13 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from common.exceptions import ApplicationError
+from common.outbound import UnresolvableURL, UnsafeURL
 from common.tasks import enqueue
 from jobs.events import publish, user_group
 from jobs.models import Job, JobEvent, JobStatus
 from notifications.deliveries.selectors import notification_payload, notification_unread_count
+from notifications.deliveries.webpush import push_endpoint_check
 from notifications.models import Notification, NotificationKind, PushSubscription
 
 logger = logging.getLogger(__name__)
@@ -84,7 +87,18 @@ def notification_mark_all_read(*, user) -> int:
 
 
 def push_subscription_save(*, user, endpoint: str, p256dh: str, auth: str) -> PushSubscription:
-    """Create or refresh a subscription; an endpoint moves to whoever subscribed it last."""
+    """Create or refresh a subscription; an endpoint moves to whoever subscribed it last.
+
+    Only https endpoints on public addresses: the worker POSTs to it (checked again then)."""
+    try:
+        push_endpoint_check(endpoint)
+    except UnresolvableURL:
+        raise ApplicationError("The push endpoint's host does not resolve.",
+                               extra={"endpoint": ["The host does not resolve."]}) from None
+    except UnsafeURL:
+        raise ApplicationError(
+            "The push endpoint must be an https URL on a public address.",
+            extra={"endpoint": ["Must be an https URL on a public address."]}) from None
     subscription, _ = PushSubscription.objects.update_or_create(
         endpoint=endpoint, defaults={"user": user, "p256dh": p256dh, "auth": auth})
     return subscription

@@ -8,9 +8,11 @@ import logging
 from django.conf import settings
 from django.core.mail import send_mail
 from django.urls import reverse
-from pywebpush import WebPushException, webpush
+from pywebpush import WebPushException
 
+from common.outbound import UnresolvableURL, UnsafeURL
 from jobs.presenter import job_page_path
+from notifications.deliveries.webpush import push_send
 from notifications.models import Notification, PushSubscription
 
 logger = logging.getLogger(__name__)
@@ -43,12 +45,14 @@ def notification_send_push(notification_id: int) -> int:
     sent = 0
     for subscription in PushSubscription.objects.filter(user_id=notification.user_id):
         try:
-            webpush(subscription_info={"endpoint": subscription.endpoint,
-                                       "keys": {"p256dh": subscription.p256dh,
-                                                "auth": subscription.auth}},
-                    data=data, vapid_private_key=settings.VAPID_PRIVATE_KEY,
-                    vapid_claims={"sub": settings.VAPID_SUBJECT}, ttl=24 * 3600, timeout=10)
+            push_send(endpoint=subscription.endpoint, p256dh=subscription.p256dh,
+                      auth=subscription.auth, data=data)
             sent += 1
+        except UnresolvableURL as error:  # DNS may be back next time
+            logger.warning("push to %s skipped: %s", subscription.endpoint[:60], error)
+        except UnsafeURL as error:  # saved before endpoints were checked, or now private
+            logger.warning("push subscription %s removed: %s", subscription.pk, error)
+            subscription.delete()
         except WebPushException as error:
             status = getattr(error.response, "status_code", None)
             if status in GONE:

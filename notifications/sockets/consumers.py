@@ -16,6 +16,7 @@ from jobs.events import job_group, user_group
 from jobs.selectors import job_get_for_user
 from notifications.deliveries.selectors import notification_unread_count
 from notifications.sockets import gauge, selectors
+from notifications.sockets.auth import signed_out
 
 UNAUTHENTICATED = 4401
 FORBIDDEN = 4403  # another user's job or no such job: the same code, so nothing leaks
@@ -100,6 +101,11 @@ class JobStreamConsumer(AsyncJsonWebsocketConsumer):
         at once, and a frame per job would cost the event loop jobs × sockets sends."""
         await self.send_json({"type": "queue.positions", "jobs": changed,
                               "changed_at": changed_at})
+
+    async def auth_revoked(self, message):
+        """Logout, password change or reset: old credentials must not keep a socket open."""
+        if signed_out(self.scope, message):
+            await self.close(code=UNAUTHENTICATED)
 
     async def notification_created(self, message):
         await self.send_json({"type": "notification.created",

@@ -86,8 +86,12 @@ def test_email_setting_can_be_turned_off(api, user):
     assert bad.status_code == 400 and "email_notifications" in bad.json()["extra"]
 
 
-def test_push_subscribe_and_unsubscribe(api, user):
+PUBLIC_ADDRESS = "93.184.215.14"  # resolved to, never connected to
+
+
+def test_push_subscribe_and_unsubscribe(api, user, fake_dns):
     """The browser's PushSubscription.toJSON() is stored; unsubscribing deletes it."""
+    fake_dns.answer("push.example.net", PUBLIC_ADDRESS)
     key = api.get("/api/v1/push/key/").json()["public_key"]
     assert key and len(key) == 87  # 65-byte uncompressed P-256 point, base64url
     subscription = {"endpoint": "https://push.example.net/send/abc", "expirationTime": None,
@@ -101,6 +105,44 @@ def test_push_subscribe_and_unsubscribe(api, user):
     response = api.post("/api/v1/push/unsubscribe/", {"endpoint": subscription["endpoint"]},
                         format="json")
     assert response.status_code == 204 and not PushSubscription.objects.exists()
+
+
+@pytest.mark.parametrize("endpoint", [
+    "http://127.0.0.1:{port}/push/1",            # this machine, plain http
+    "http://127.0.0.1:{redis}/",                 # the embedded Redis
+    "https://127.0.0.1:{port}/push/1",
+    "https://localhost/push/1",                  # a name for loopback
+    "https://loopback.example.net/push/1",       # a public-looking name for loopback
+    "https://[::1]/push/1",
+    "https://[::ffff:127.0.0.1]/push/1",
+    "https://10.1.2.3/push/1",
+    "https://169.254.169.254/latest/meta-data/",  # cloud metadata
+    "http://push.example.net/push/1",            # public, but not https
+    "https://user:pw@push.example.net/push/1",
+    "https://nowhere.invalid/push/1",            # does not resolve
+])
+def test_push_endpoints_must_be_https_on_public_addresses(api, fake_dns, settings, endpoint):
+    """The worker POSTs to the endpoint when a job ends, so only https on a public address is
+    accepted (no server-side request forgery into this machine or its network)."""
+    fake_dns.answer("push.example.net", PUBLIC_ADDRESS)
+    fake_dns.answer("loopback.example.net", "127.0.0.1")
+    redis_port = settings.REDIS_URL.rsplit(":", 1)[1].split("/")[0]
+    keys = {"p256dh": "BPub", "auth": "secret"}
+    response = api.post("/api/v1/push/subscribe/", {
+        "endpoint": endpoint.format(port=8000, redis=redis_port), "keys": keys}, format="json")
+    assert response.status_code == 400, response.json()
+    assert "endpoint" in response.json()["extra"]
+    assert not PushSubscription.objects.exists()
+
+
+def test_a_listed_private_push_host_is_allowed_for_development(api, settings):
+    """PUSH_ALLOWED_PRIVATE_HOSTS (development and tests only) lets a local push server in."""
+    settings.PUSH_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1:8999"]
+    keys = {"p256dh": "BPub", "auth": "secret"}
+    assert api.post("/api/v1/push/subscribe/", {"endpoint": "http://127.0.0.1:8999/p",
+                                                "keys": keys}, format="json").status_code == 201
+    assert api.post("/api/v1/push/subscribe/", {"endpoint": "http://127.0.0.1:8998/p",
+                                                "keys": keys}, format="json").status_code == 400
 
 
 def test_session_clients_need_the_csrf_header(user):

@@ -51,7 +51,8 @@ def test_a_warming_job_looks_the_same_through_the_api_the_socket_and_the_page():
     job = job_enqueue(user=user, selfie=selfie, style="cyberpunk-hero")
     for status in ("dispatching", "submitted"):
         job_transition(job_id=job.id, status=status, source="test")
-    headers = [(b"origin", b"http://127.0.0.1"), session_cookie(user)]
+    headers = [(b"host", b"127.0.0.1:8000"), (b"origin", b"http://127.0.0.1:8000"),
+               session_cookie(user)]
     path = f"/ws/jobs/{job.id}/"
     # One instant for every reader: an ETA counts down, and this compares values, not timing.
     with mock.patch("django.utils.timezone.now", return_value=timezone.now() + timedelta(seconds=7)):

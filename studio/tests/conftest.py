@@ -34,7 +34,18 @@ def chromium(django_db_setup):
 
 
 @pytest.fixture
-def page(chromium):
+def csp_violations() -> list[str]:
+    """What Chromium reported as blocked by the Content-Security-Policy during the test."""
+    return []
+
+
+@pytest.fixture
+def page(chromium, csp_violations):
+    """A fresh page; the test fails if anything on it broke the Content-Security-Policy."""
     context = chromium.new_context()
-    yield context.new_page()
+    page = context.new_page()
+    page.on("console", lambda message: csp_violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    yield page
     context.close()
+    assert csp_violations == [], "the page broke its Content-Security-Policy"

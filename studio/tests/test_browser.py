@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from django.core.files.base import ContentFile
@@ -136,3 +137,43 @@ def test_without_websockets_the_page_polls_and_cancel_works(page, live_app):
     page.locator("[data-cancel]").click()
     expect(page.locator("[data-stage]")).to_have_text("Canceled")
     expect(page.locator("[data-retry]")).to_be_visible()
+
+
+def test_a_csp_violation_is_caught(page, live_app, csp_violations):
+    """The CSP is in force and the page fixture notices what it blocks (here: an inline script
+    and an image from elsewhere, as injected markup would try)."""
+    response = page.goto(f"{live_app.url}/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    blocked = page.evaluate("""() => new Promise((resolve) => {
+        const seen = [];
+        document.addEventListener("securitypolicyviolation", (event) => {
+            seen.push(event.effectiveDirective);
+            if (seen.length === 2) resolve(seen.sort());
+        });
+        const script = document.createElement("script");
+        script.textContent = "window.injected = true";
+        document.body.append(script);
+        document.body.insertAdjacentHTML("beforeend", '<img src="https://cdn.example/x.png">');
+    })""")
+    assert blocked == ["img-src", "script-src-elem"]
+    assert page.evaluate("window.injected") is None
+    deadline = time.monotonic() + 30
+    while len(csp_violations) < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(50)  # Playwright delivers the console events meanwhile
+    assert any("inline script" in text for text in csp_violations), csp_violations
+    assert any("img-src" in text for text in csp_violations), csp_violations
+    csp_violations.clear()  # expected here; any other test fails on them
+
+
+def test_api_docs_render_offline_from_our_own_files(page, live_app):
+    """Swagger UI comes from our static files (no CDN), under the CSP, on a machine without
+    internet: every request stays on our origin and the operations are listed."""
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(f"{live_app.url}/api/docs/")
+    expect(page.locator(".swagger-ui .opblock-summary-path").first).to_be_visible()
+    expect(page.get_by_text("/api/v1/jobs/", exact=True).first).to_be_visible()
+    foreign = [url for url in requests if not url.startswith(live_app.url)
+               and not url.startswith(("data:", "blob:"))]
+    assert foreign == []
+    shot(page, "ui-api-docs")

@@ -97,3 +97,37 @@ def test_download_saves_the_file_instead_of_leaving_for_the_bucket(browser, user
     assert query["response-content-type"] == ["video/mp4"]
     theirs = make_job(other_user)
     assert browser.get(f"/app/jobs/{theirs.id}/download/").status_code == 404
+
+
+def csp_directives(response) -> dict[str, str]:
+    policy = response["Content-Security-Policy"]
+    return dict((part.strip() + " ").split(" ", 1) for part in policy.split(";"))
+
+
+def test_pages_carry_a_content_security_policy_without_inline_script(browser, settings):
+    """Scripts only from our files, media from the bucket, nothing may frame the pages."""
+    directives = csp_directives(browser.get("/app/"))
+    assert directives["script-src"].strip() == "'self'"
+    assert directives["style-src"].strip() == "'self'"  # no nonce where none is needed
+    assert directives["frame-ancestors"].strip() == "'none'"
+    assert directives["object-src"].strip() == "'none'"
+    assert settings.MEDIA_ORIGIN in directives["media-src"]
+    assert settings.MEDIA_ORIGIN in directives["img-src"]
+    html = browser.get("/app/").content.decode()
+    assert "<script>" not in html and " style=" not in html
+
+
+def test_the_job_pages_one_style_is_allowed_by_its_nonce(browser, user):
+    job = make_job(user, width=512, height=640)
+    response = browser.get(f"/app/jobs/{job.id}/")
+    nonce = csp_directives(response)["style-src"].split("'nonce-")[1].split("'")[0]
+    assert f'<style nonce="{nonce}">' in response.content.decode()
+
+
+def test_api_docs_use_our_own_swagger_ui_files(client):
+    """No CDN (a blank page offline, someone else's script on our origin): our static files,
+    and the start-up script as a file too."""
+    html = client.get("/api/docs/").content.decode()
+    assert "cdn." not in html and "jsdelivr" not in html
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
+    assert "<script>" not in html and "<style>" not in html

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import os
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from django.core import mail
 
 from jobs.services.transitions import job_transition
 from notifications.deliveries.tasks import notification_send_push
 from notifications.models import Notification, PushSubscription
-from notifications.tests.conftest import make_job
+from notifications.tests.conftest import PushService, browser_keys, make_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -76,41 +70,12 @@ def test_notifications_are_queued_for_the_worker_when_not_inline(user, settings)
     assert mail.outbox == []
 
 
-class PushService:
-    """A push service on 127.0.0.1 that answers every request with `status`."""
-
-    def __init__(self, status: int):
-        received = self.received = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.endpoint = f"http://127.0.0.1:{self.server.server_port}/push/{os.urandom(4).hex()}"
-
-    def close(self):
-        self.server.shutdown()
-
-
-def browser_keys() -> tuple[str, str]:
-    key = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    encode = lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=").decode()  # noqa: E731
-    return encode(key), encode(os.urandom(16))
-
-
 @pytest.mark.parametrize("status, kept", [(201, True), (410, False), (404, False), (500, True)])
-def test_push_is_sent_with_vapid_and_gone_subscriptions_are_deleted(user, status, kept):
+def test_push_is_sent_with_vapid_and_gone_subscriptions_are_deleted(user, status, kept,
+                                                                     settings):
     """Every subscription gets an encrypted, VAPID-signed push; 404/410 removes it."""
     service = PushService(status)
+    settings.PUSH_ALLOWED_PRIVATE_HOSTS = [service.host]
     try:
         p256dh, auth = browser_keys()
         PushSubscription.objects.create(user=user, endpoint=service.endpoint, p256dh=p256dh,
@@ -135,8 +100,8 @@ def test_push_payload_names_the_job_page(user):
         finish(job)
     PushSubscription.objects.create(user=user, endpoint="http://127.0.0.1:9/x", p256dh="a",
                                     auth="b")
-    with mock.patch("notifications.deliveries.tasks.webpush",
-                    side_effect=lambda **kw: captured.update(kw)) as webpush:
+    with mock.patch("notifications.deliveries.tasks.push_send",
+                    side_effect=lambda **kw: captured.update(kw)) as push_send:
         assert notification_send_push(Notification.objects.get().id) == 1
-    assert webpush.called
+    assert push_send.called
     assert json.loads(captured["data"])["url"] == f"/app/jobs/{job.id}/"

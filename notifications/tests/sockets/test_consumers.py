@@ -6,8 +6,8 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
 from django.contrib.sessions.backends.db import SessionStore
-from rest_framework.authtoken.models import Token
 
+from accounts.services import token_issue
 from jobs.events import send_job_event
 from jobs.models import Job, JobEvent
 from jobs.ops import counters
@@ -19,7 +19,8 @@ from project.asgi import application
 from project.testing.websocket import Communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ORIGIN = (b"origin", b"http://127.0.0.1")
+# A same-origin page: the socket's own scheme, Host and port.
+HOST, ORIGIN = (b"host", b"127.0.0.1:8000"), (b"origin", b"http://127.0.0.1:8000")
 
 
 def session_cookie(user) -> tuple[bytes, bytes]:
@@ -32,7 +33,7 @@ def session_cookie(user) -> tuple[bytes, bytes]:
 
 
 def communicator(path: str, *headers) -> Communicator:
-    return Communicator(application, path, headers=[ORIGIN, *headers])
+    return Communicator(application, path, headers=[HOST, ORIGIN, *headers])
 
 
 async def receive_until(comm, type_: str) -> dict:
@@ -95,6 +96,36 @@ def test_cross_site_origin_is_refused_but_token_without_origin_works(user, token
             assert connected
             assert (await comm.receive_json_from())["type"] == "snapshot"
             await comm.disconnect()
+    run(body)
+
+
+def test_the_origin_must_match_in_scheme_host_and_port(user, settings):
+    """Another port of this host (the S3 port, a dev server on :9999), another scheme or a
+    `null` origin can't ride the session; our own origin and CSRF_TRUSTED_ORIGINS can."""
+    settings.CSRF_TRUSTED_ORIGINS = ["https://surge.example", "https://*.surge.example"]
+    cookie = session_cookie(user)
+
+    async def accepted(origin: bytes, host: bytes = b"127.0.0.1:8000") -> bool:
+        comm = Communicator(application, "/ws/jobs/",
+                            headers=[(b"host", host), (b"origin", origin), cookie])
+        connected, _ = await comm.connect()
+        if connected:
+            assert (await comm.receive_json_from())["type"] == "snapshot"
+            await comm.disconnect()
+        return connected
+
+    async def body():
+        assert await accepted(b"http://127.0.0.1:8000")
+        for foreign in (b"http://127.0.0.1:8002", b"http://localhost:9999",
+                        b"http://127.0.0.1", b"https://127.0.0.1:8000", b"null",
+                        b"http://surge.example", b"https://evil.example"):
+            assert not await accepted(foreign), foreign
+        # Behind a proxy the Host may differ: the public origin is trusted by configuration.
+        assert await accepted(b"https://surge.example", host=b"127.0.0.1:8000")
+        assert await accepted(b"https://app.surge.example", host=b"127.0.0.1:8000")
+        assert not await accepted(b"https://surge.example:8443", host=b"127.0.0.1:8000")
+        # A Host outside ALLOWED_HOSTS makes nothing same-origin.
+        assert not await accepted(b"http://evil.example:8000", host=b"evil.example:8000")
     run(body)
 
 
@@ -312,7 +343,7 @@ def test_a_token_for_another_user_is_refused_with_4403_and_a_bad_one_with_4401(u
     """Token auth (query or header) gets the same refusals as the session."""
     async def body():
         job = await database_sync_to_async(make_job)(user)
-        other = await database_sync_to_async(lambda: Token.objects.create(user=other_user).key)()
+        other = await database_sync_to_async(lambda: token_issue(user=other_user))()
         path = f"/ws/jobs/{job.id}/"
         assert await closed_with(Communicator(application, f"{path}?token={other}")) == 4403
         header = (b"authorization", f"Token {other}".encode())
