@@ -19,6 +19,7 @@ from jobs.dispatch import breaker, slots
 from jobs.dispatch.limits import provider_limits
 from jobs.dispatch.wakeup import enqueue, request_dispatch, request_provider_cancel
 from jobs.line import HEAD_ROUND, line_key
+from jobs.logs import about_job
 from jobs.models import Job, JobStatus, ProviderState
 from jobs.s3 import signed_url
 from jobs.selectors import queued_jobs_in_dispatch_order
@@ -114,6 +115,7 @@ def _enqueue_submit(job_id, attempt: int) -> None:
     enqueue("jobs.tasks.submit_job", str(job_id), attempt, name=f"submit-{job_id}-{attempt}")
 
 
+@about_job
 def _submit_on_thread(job_id, attempt: int) -> None:
     try:
         submit_job(job_id=job_id, attempt=attempt)
@@ -123,6 +125,7 @@ def _submit_on_thread(job_id, attempt: int) -> None:
         close_old_connections()
 
 
+@about_job
 def submit_job(*, job_id, attempt: int) -> None:
     """Send one assigned job to its provider and record the outcome (runs in a worker)."""
     from providers.exceptions import (
@@ -220,6 +223,7 @@ def _fail(job: Job, *, code: str, message: str, attempt: int | None = None) -> N
                    detail={"error": code})
 
 
+@about_job
 def cancel_at_provider(*, job_id, provider: str, provider_job_id: str) -> None:
     """Tell the provider to stop a submission we no longer want, then free the slot."""
     from providers.exceptions import ProviderError

@@ -20,6 +20,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from jobs.logs import about_job
 from jobs.models import Job, JobStatus
 from jobs.services.transitions import job_transition
 
@@ -94,6 +95,7 @@ def output_key(job: Job) -> str:
     return f"videos/{job.user_id}/{job.id}.mp4"
 
 
+@about_job
 def mirror_output(*, job_id) -> None:
     """Copy the job's output into S3 and mark it succeeded (idempotent; safe to re-run)."""
     job = Job.objects.filter(pk=job_id).first()

@@ -8,12 +8,14 @@ from django.db.models import F
 
 from jobs.dispatch import breaker
 from jobs.dispatch.provider_events import job_apply_provider_event
+from jobs.logs import about_job
 from jobs.models import Job, JobStatus
 
 logger = logging.getLogger(__name__)
 AT_PROVIDER = (JobStatus.SUBMITTED, JobStatus.WARMING, JobStatus.RENDERING)
 
 
+@about_job
 def poll_job(*, job_id) -> None:
     from providers.exceptions import PermanentError, ProviderError, RateLimited
     from providers.registry import get_backend
