@@ -141,7 +141,9 @@ class JsonFormatter(_JsonFormatter):
     """One JSON object per line: timestamp (UTC, ms), level, logger, message, context, extras."""
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("reserved_attrs", [*RESERVED_ATTRS, "request", "server_time"])
+        # The request object and uvicorn's ANSI-coloured copy of the message stay out.
+        kwargs.setdefault("reserved_attrs", [*RESERVED_ATTRS, "request", "server_time",
+                                             "color_message"])
         super().__init__("%(levelname)s %(name)s %(message)s", *args,
                          rename_fields={"levelname": "level", "name": "logger"}, **kwargs)
 
