@@ -215,6 +215,11 @@ class JobAdmin(ReadOnlyAdmin):
         return job._admin_timeline
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The buttons post to their own URLs; a form posting `_retry` / `_cancel` here works too.
+        if request.method == "POST" and "_retry" in request.POST:
+            return self.retry_view(request, object_id)
+        if request.method == "POST" and "_cancel" in request.POST:
+            return self.cancel_view(request, object_id)
         job = self.get_object(request, object_id)
         operate = job is not None and self.has_operate_permission(request)
         extra_context = {

@@ -142,6 +142,21 @@ def test_retry_from_the_job_page_queues_a_new_job_through_the_service(admin_clie
     assert "Queued again" in admin_client.get(response.url).content.decode()
 
 
+def test_the_job_page_also_takes_retry_posted_to_itself(admin_client, job):
+    job_cancel_any(job=job, source="test")
+    response = admin_client.post(f"/admin/jobs/job/{job.id}/change/", {"_retry": "1"})
+    assert response.status_code == 302
+    assert Job.objects.get(retry_of=job).status == JobStatus.QUEUED
+
+
+@pytest.mark.parametrize("column", ["8", "-9", "10"])
+def test_the_job_list_sorts_by_its_durations(admin_client, job, column):
+    _with_timeline(job, (JobStatus.DISPATCHING, 1.5), (JobStatus.FAILED, 2.0),
+                   finished_at=_at(2.0))
+    page = admin_client.get("/admin/jobs/job/", {"o": column})
+    assert page.status_code == 200 and "1.500 s" in page.content.decode()
+
+
 def test_cancel_from_the_job_page(admin_client, job):
     page = admin_client.get(f"/admin/jobs/job/{job.id}/change/").content.decode()
     action = f"/admin/jobs/job/{job.id}/cancel/"
