@@ -84,6 +84,10 @@ def format_time(value) -> str:
     return f"{local:%Y-%m-%d %H:%M:%S}.{local.microsecond // 1000:03d} {local:%Z}"
 
 
+def _so_far(job: Job) -> str:
+    return f"{format_duration(timezone.now() - job.created_at)} so far"
+
+
 class FailureCodeFilter(admin.SimpleListFilter):
     title = "failure code"
     parameter_name = "error_code"
@@ -134,10 +138,14 @@ class JobAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Total", ordering="total_time")
     def total_duration(self, job: Job) -> str:
+        if job.total_time is None and not job.is_terminal:
+            return _so_far(job)
         return format_duration(job.total_time)
 
     @admin.display(description="In queue", ordering="queue_time")
     def time_in_queue(self, job: Job) -> str:
+        if job.queue_time is None and job.status == JobStatus.QUEUED:
+            return _so_far(job)  # still waiting: during a spike, the number that matters
         return format_duration(job.queue_time)
 
     @admin.display(description="To first progress", ordering="first_progress_time")

@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts.models import User
 from jobs.models import Job, JobEvent, JobStatus, WebhookInbox
@@ -85,6 +86,12 @@ def test_job_list_shows_queue_first_progress_and_total_times(admin_client, job):
     assert "4.250 s" in page  # to first progress
     assert "1 min 10.0 s" in page  # total
     assert job.user.email in page and "cyberpunk-hero" in page
+
+
+def test_a_waiting_job_shows_how_long_it_has_waited_so_far(admin_client, job):
+    Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(seconds=95))
+    page = admin_client.get("/admin/jobs/job/").content.decode()
+    assert len(re.findall(r"1 min 3\d\.\d s so far", page)) == 2  # in queue, and in total
 
 
 def test_job_list_makes_the_same_queries_for_any_number_of_jobs(admin_client, user, selfie):
