@@ -193,11 +193,13 @@ class JobAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Time in each status")
     def stage_durations(self, job: Job):
-        _, per_status = self._timeline(job)
+        entries, per_status = self._timeline(job)
         if not per_status:
             return "-"
-        return format_html_join(" · ", "{}: {}", (
-            (JobStatus(status).label, format_duration(duration))
+        current = entries[-1].event.status if entries[-1].ongoing else None
+        return format_html_join(" · ", "{}: {}{}", (
+            (JobStatus(status).label, format_duration(duration),
+             " so far" if status == current else "")
             for status, duration in per_status.items()))
 
     @admin.display(description="Events")

@@ -125,7 +125,8 @@ def test_the_job_page_shows_its_timeline_to_the_millisecond(admin_client, job):
     assert "2026-11-30 19:46:01.123 UTC" in page
     assert "2026-11-30 19:46:02.456 UTC" in page
     assert "1.333 s" in page  # how long dispatching lasted
-    assert "Queued: 1.123 s" in page  # time in each status
+    assert "Queued: 1.123 s · Dispatching: 1.333 s · Submitted: " in page  # time per status
+    assert re.search(r"Submitted: [\d.]+ \w+.* so far</div>", page)  # it still is
     assert "p.m." not in page
 
 
