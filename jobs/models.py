@@ -215,29 +215,39 @@ class ProviderState(models.Model):
 
 
 class WebhookInbox(models.Model):
-    """Every verified provider webhook, unique on (provider, event id): duplicates are ignored."""
+    """Every webhook delivery: verified ones are unique on (provider, event id) and applied
+    once; a duplicate delivery and a refused one (bad signature or body) are kept too, for
+    operators, and change nothing."""
 
     provider = models.CharField(max_length=64)
-    event_id = models.CharField(max_length=255)
-    provider_job_id = models.CharField(max_length=200, db_index=True)
+    event_id = models.CharField(max_length=255, blank=True)
+    provider_job_id = models.CharField(max_length=200, blank=True, db_index=True)
     payload = models.JSONField(default=dict)
     event = models.JSONField(default=dict, help_text="The verified event, normalized.")
     result = models.CharField(
         max_length=16, blank=True,
         help_text="applied / ignored; 'unknown' until the job's submission is recorded (it is "
-                  "applied then); 'orphaned' if its job moved on before adopting it.")
+                  "applied then); 'orphaned' if its job moved on before adopting it; 'duplicate' or "
+                  "'refused' for deliveries that change nothing.")
     reference = models.CharField(
         max_length=64, blank=True,
         help_text="The submission our webhook URL names (job id.attempt): finds one whose "
                   "answer was lost.")
+    verified = models.BooleanField(default=True, help_text="The signature and body checked out.")
+    refusal = models.CharField(max_length=300, blank=True, help_text="Why it was refused.")
+    duplicate = models.BooleanField(
+        default=False, help_text="Another delivery of an event already received.")
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["provider", "event_id"],
-                                               name="webhook_inbox_unique_event")]
+        verbose_name = "webhook inbox"
+        verbose_name_plural = "webhook inboxes"
+        constraints = [models.UniqueConstraint(
+            fields=["provider", "event_id"], condition=Q(verified=True, duplicate=False),
+            name="webhook_inbox_unique_event")]
         indexes = [models.Index(fields=["provider", "provider_job_id", "result"],
                                 name="webhook_inbox_waiting"),
                    models.Index(fields=["result", "reference"], name="webhook_inbox_reference")]
 
     def __str__(self) -> str:
-        return f"{self.provider}:{self.event_id}"
+        return f"{self.provider}:{self.event_id or self.pk}"

@@ -5,9 +5,23 @@ What a client sees of a job (stage, ETA, URLs) is built from these in jobs/prese
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import (
+    Count,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.http import Http404
 from django.utils import timezone
 
@@ -17,6 +31,7 @@ from jobs.line import ROUND_SHIFT, round_of
 from jobs.models import (
     ACTIVE_STATUSES,
     SLOT_HOLDING_STATUSES,
+    TERMINAL_STATUSES,
     BreakerState,
     Job,
     JobEvent,
@@ -45,6 +60,49 @@ def job_list_for_user(*, user, status: str | None = None) -> QuerySet[Job]:
 
 def job_events_after(*, job: Job, after: int = 0) -> QuerySet[JobEvent]:
     return job.events.filter(seq__gt=after).order_by("seq")
+
+
+def _since_created(field) -> ExpressionWrapper:
+    return ExpressionWrapper(field - F("created_at"), output_field=DurationField())
+
+
+def jobs_with_timings(jobs: QuerySet[Job]) -> QuerySet[Job]:
+    """Jobs annotated, in the same query, with their durations (None until reached):
+    `queue_time` (created → first dispatch), `first_progress_time` (created → rendering) and
+    `total_time` (created → finished). The first dispatch is read through the (job, seq) index."""
+    first_dispatch = (JobEvent.objects.filter(job=OuterRef("pk"), status=JobStatus.DISPATCHING)
+                      .order_by("seq").values("at")[:1])
+    return jobs.annotate(
+        first_dispatched_at=Subquery(first_dispatch, output_field=DateTimeField()),
+        queue_time=_since_created(F("first_dispatched_at")),
+        first_progress_time=_since_created(F("first_progress_at")),
+        total_time=_since_created(F("finished_at")))
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    event: JobEvent
+    duration: timedelta | None  # until the next event; until now for the last of a live job
+    ongoing: bool
+
+
+def job_timeline(*, job: Job, now=None) -> tuple[list[TimelineEntry], dict[str, timedelta]]:
+    """The job's events, each with how long it lasted, and the time spent in each status
+    (summed over repeats, in order of first appearance). One query."""
+    now = now or timezone.now()
+    events = list(job.events.order_by("seq"))
+    entries, per_status = [], {}
+    for event, following in zip(events, [*events[1:], None]):
+        if following is not None:
+            duration, ongoing = following.at - event.at, False
+        elif event.status in TERMINAL_STATUSES:
+            duration, ongoing = None, False
+        else:
+            duration, ongoing = now - event.at, True
+        entries.append(TimelineEntry(event=event, duration=duration, ongoing=ongoing))
+        if duration is not None:
+            per_status[event.status] = per_status.get(event.status, timedelta()) + duration
+    return entries, per_status
 
 
 def selfie_get_for_user(*, user, selfie_id) -> Selfie:
@@ -109,6 +167,12 @@ def selfie_thumbnail_url(selfie: Selfie | None) -> str | None:
     if selfie is None or not selfie.thumbnail:
         return None
     return signed_url(selfie.thumbnail.name)
+
+
+def selfie_image_url(selfie: Selfie | None) -> str | None:
+    if selfie is None or not selfie.image:
+        return None
+    return signed_url(selfie.image.name)
 
 
 def jobs_holding_slots(*, provider: str) -> QuerySet:

@@ -8,7 +8,9 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from common.api import json_error
+from common.logs import log_context
 from jobs.ops import counters
+from jobs.services.inbox import webhook_record_duplicate, webhook_record_refused
 from jobs.services.provider_events import webhook_receive
 from providers.exceptions import (
     ProviderNotConfigured,
@@ -24,6 +26,11 @@ MAX_WEBHOOK_BYTES = 1024 * 1024
 
 @csrf_exempt
 def provider_webhook(request, provider: str):
+    with log_context(provider=provider):
+        return _provider_webhook(request, provider)
+
+
+def _provider_webhook(request, provider: str):
     if request.method != "POST":
         response = json_error(405, "Webhooks are POSTed.")
         response["Allow"] = "POST"
@@ -44,8 +51,11 @@ def provider_webhook(request, provider: str):
     except WebhookSignatureInvalid as error:
         logger.warning("webhook from %s refused: %s", provider, error)
         counters.count(counters.WEBHOOKS, "refused")
+        webhook_record_refused(provider=provider, reason=str(error), body=body)
         return json_error(403, "Invalid webhook signature.")
     except WebhookPayloadInvalid as error:
+        logger.warning("webhook from %s refused: %s", provider, error)
+        webhook_record_refused(provider=provider, reason=str(error), body=body)
         return json_error(400, f"Invalid webhook body: {error}")
     except TransientError:  # e.g. fal's JWKS unreachable: make the provider retry later
         return json_error(503, "Cannot verify webhooks right now; retry later.")
@@ -57,5 +67,7 @@ def provider_webhook(request, provider: str):
     for event in events:
         new, transition = webhook_receive(provider=provider, event=event, reference=reference)
         counters.count(counters.WEBHOOKS, "verified" if new else "duplicate")
+        if not new:
+            webhook_record_duplicate(provider=provider, event=event)
         applied += transition is not None and transition.applied
     return JsonResponse({"received": len(events), "applied": applied})

@@ -7,9 +7,11 @@ WebSockets on the event loop. Chosen from measurements on a 2-core machine: BENC
 from __future__ import annotations
 
 import argparse
+import logging.config
 import os
 
 import uvicorn
+from django.conf import settings
 
 # Seconds an idle keep-alive connection stays open: a proxy in front keeps its own pool, and
 # phones polling every few seconds reuse theirs.
@@ -26,6 +28,9 @@ def main() -> None:
                         default=int(os.environ.get("WEB_PROCESSES", "1")),
                         help="Server processes sharing the port (WEB_PROCESSES).")
     args = parser.parse_args()
+    # uvicorn's own lines go through Django's LOGGING too (JSON in production, redacted).
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    logging.config.dictConfig(settings.LOGGING)
     uvicorn.run(
         "project.asgi:application", host=args.bind, port=args.port,
         workers=args.processes if args.processes > 1 else None,
@@ -33,7 +38,8 @@ def main() -> None:
         # The client address is worked out by the app from TRUSTED_PROXY_COUNT, never from
         # headers anyone can send (uvicorn would trust X-Forwarded-For from 127.0.0.1).
         proxy_headers=False, server_header=False, access_log=False,
-        timeout_keep_alive=KEEP_ALIVE_SECONDS, backlog=BACKLOG, log_level="info")
+        timeout_keep_alive=KEEP_ALIVE_SECONDS, backlog=BACKLOG, log_level="info",
+        log_config=None)
 
 
 if __name__ == "__main__":

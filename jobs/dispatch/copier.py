@@ -16,6 +16,7 @@ from django.db import close_old_connections
 
 from jobs.dispatch.mirror import mirror_output
 from jobs.dispatch.wakeup import next_mirror
+from jobs.logs import about_job
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ def run_copier(*, threads: int, stop: threading.Event) -> threading.Thread:
     # At most `threads` waiting in the pool: the rest stay in Redis for other dispatchers.
     free = threading.BoundedSemaphore(threads)
 
+    @about_job
     def copy(job_id: str) -> None:
         try:
             mirror_output(job_id=job_id)

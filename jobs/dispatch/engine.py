@@ -19,6 +19,7 @@ from django.utils import timezone
 from jobs.dispatch import breaker, slots
 from jobs.dispatch.limits import provider_limits, provider_order
 from jobs.dispatch.wakeup import enqueue, request_dispatch, request_provider_cancel
+from jobs.logs import about_job
 from jobs.models import Job, JobStatus, ProviderState
 from jobs.ops import counters
 from jobs.s3 import signed_url
@@ -137,6 +138,7 @@ def _enqueue_submit(job_id, attempt: int) -> None:
     enqueue("jobs.tasks.submit_job", str(job_id), attempt, name=f"submit-{job_id}-{attempt}")
 
 
+@about_job
 def _submit_on_thread(job_id, attempt: int) -> None:
     try:
         submit_job(job_id=job_id, attempt=attempt)
@@ -153,6 +155,7 @@ def webhook_url(provider: str, reference: str) -> str:
     return f"{settings.PUBLIC_BASE_URL}{path}?ref={reference}"
 
 
+@about_job
 def submit_job(*, job_id, attempt: int) -> None:
     """Send one assigned job to its provider and record the outcome (runs in a worker)."""
     job = Job.objects.select_related("selfie").filter(pk=job_id).first()
@@ -253,6 +256,7 @@ def _find_lost_submission(job: Job, attempt: int, backend: ProviderBackend) -> b
                                 until=timezone.now() + timedelta(seconds=wait))
 
 
+@about_job
 def cancel_at_provider(*, job_id, provider: str, provider_job_id: str) -> None:
     """Tell the provider to stop a submission we no longer want, then free the slot."""
     try:

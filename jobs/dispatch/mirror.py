@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from common.outbound import UnsafeURL, check_public_url
 from jobs.dispatch.wakeup import MIRROR_LEASE_SECONDS
+from jobs.logs import about_job
 from jobs.models import Job, JobStatus
 from jobs.services.dispatch import job_fail
 from jobs.services.transitions import job_transition
@@ -87,6 +88,7 @@ def output_key(job: Job) -> str:
     return f"videos/{job.user_id}/{job.id}.mp4"
 
 
+@about_job
 def mirror_output(*, job_id) -> None:
     """Copy the job's output into S3 and mark it succeeded (idempotent; safe to re-run)."""
     job = Job.objects.filter(pk=job_id).first()

@@ -7,6 +7,7 @@ import logging
 from django.db.models import F
 
 from jobs.dispatch import breaker
+from jobs.logs import about_job
 from jobs.models import AT_PROVIDER_STATUSES, Job
 from jobs.ops import counters
 from jobs.services.dispatch import job_requeue
@@ -17,6 +18,7 @@ from providers.registry import get_backend
 logger = logging.getLogger(__name__)
 
 
+@about_job
 def poll_job(*, job_id) -> None:
     job = (Job.objects.filter(pk=job_id, status__in=AT_PROVIDER_STATUSES)
            .exclude(provider_job_id="").first())

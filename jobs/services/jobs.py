@@ -37,7 +37,7 @@ def _check_quota(user) -> int:
 
 
 def job_enqueue(*, user, selfie: Selfie, style: str, users_last_round: int | None = None,
-                retry_of: Job | None = None) -> Job:
+                retry_of: Job | None = None, source: str = "api") -> Job:
     """Insert a queued job in its place in line, with its first event; wake the dispatcher
     once committed. The reads happen before the write transaction, which stays two inserts."""
     if users_last_round is None:
@@ -48,7 +48,7 @@ def job_enqueue(*, user, selfie: Selfie, style: str, users_last_round: int | Non
         job = Job.objects.create(user=user, selfie=selfie, style=style, retry_of=retry_of,
                                  status=JobStatus.QUEUED, stage=STAGE_TEXT[JobStatus.QUEUED],
                                  line_key=line_key(round_=round_, at=now), last_seq=1)
-        job_record_created(job, source="api")
+        job_record_created(job, source=source)
         transaction.on_commit(request_dispatch)
     return job
 
@@ -149,13 +149,18 @@ def job_cancel_any(*, job: Job, source: str) -> Job:
 
 def job_retry(*, user, job_id) -> Job:
     """A new job with the same selfie and style as a failed or canceled one."""
-    job = job_get_for_user(user=user, job_id=job_id)
+    return job_retry_any(job=job_get_for_user(user=user, job_id=job_id), source="api")
+
+
+def job_retry_any(*, job: Job, source: str) -> Job:
+    """Retry without an ownership check (admin); the new job is the owner's, within their
+    quota."""
     if job.status not in (JobStatus.FAILED, JobStatus.CANCELED):
         raise ApplicationError("Only failed or canceled jobs can be retried.", status_code=409,
                                extra={"status": job.status})
     if job.selfie is None:
         raise ApplicationError("The selfie of this job was deleted; upload it again.",
                                status_code=409, extra={"selfie_id": ["Deleted."]})
-    last_round = _check_quota(user)
-    return job_enqueue(user=user, selfie=job.selfie, style=job.style,
-                       users_last_round=last_round, retry_of=job)
+    last_round = _check_quota(job.user)
+    return job_enqueue(user=job.user, selfie=job.selfie, style=job.style,
+                       users_last_round=last_round, retry_of=job, source=source)

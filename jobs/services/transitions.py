@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from jobs.events import send_job_event
+from jobs.logs import job_log_context
 from jobs.models import STATUS_RANK, TERMINAL_STATUSES, Job, JobEvent, JobStatus
 from jobs.presenter import job_event_message
 from jobs.stages import STAGE_TEXT
@@ -136,6 +137,11 @@ def _apply(job: Job, *, status, stage, progress, requeue, fields, now) -> None:
 
 
 def _after_commit(job: Job, event: JobEvent) -> None:
+    with job_log_context(job):  # the hooks' lines (email, push, dispatch) are about this job
+        _run_after_commit(job, event)
+
+
+def _run_after_commit(job: Job, event: JobEvent) -> None:
     try:
         message = job_event_message(job, event)
     except Exception:  # e.g. Redis down for the measured times: the hooks must still run

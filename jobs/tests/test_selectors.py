@@ -1,4 +1,4 @@
-"""The read side the API composes: stage text, provider availability."""
+"""The read side the API and the admin compose: stage text, provider availability, timings."""
 
 from __future__ import annotations
 
@@ -7,8 +7,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from jobs.models import BreakerState, Job, JobStatus, ProviderState
-from jobs.selectors import job_stage_text, providers_all_unavailable
+from jobs.models import BreakerState, Job, JobEvent, JobStatus, ProviderState
+from jobs.selectors import (
+    job_stage_text,
+    job_timeline,
+    jobs_with_timings,
+    providers_all_unavailable,
+)
 from jobs.stages import PROVIDERS_BUSY
 
 pytestmark = pytest.mark.django_db
@@ -44,3 +49,37 @@ def test_stage_text_for_a_queued_job(two_providers):
     assert job_stage_text(job=job, position=4, providers_unavailable=True) == PROVIDERS_BUSY
     rendering = Job(status=JobStatus.RENDERING, stage="Rendering")
     assert job_stage_text(job=rendering, position=None) == "Rendering"
+
+
+def _job_with_events(user, *steps: tuple[str, float], **fields) -> Job:
+    start = timezone.now() - timedelta(hours=1)
+    job = Job.objects.create(user=user, style="cyberpunk-hero", last_seq=len(steps),
+                             status=steps[-1][0], **fields)
+    Job.objects.filter(pk=job.pk).update(created_at=start)
+    for seq, (status, seconds) in enumerate(steps, start=1):
+        event = JobEvent.objects.create(job=job, seq=seq, status=status, source="test")
+        JobEvent.objects.filter(pk=event.pk).update(at=start + timedelta(seconds=seconds))
+    job.refresh_from_db()
+    return job
+
+
+def test_a_requeued_job_sums_its_time_per_status_and_queues_until_its_first_dispatch(user):
+    job = _job_with_events(user, (JobStatus.QUEUED, 0), (JobStatus.DISPATCHING, 1),
+                           (JobStatus.QUEUED, 2), (JobStatus.DISPATCHING, 5),
+                           (JobStatus.FAILED, 6))
+    entries, per_status = job_timeline(job=job)
+    assert [entry.duration for entry in entries] == [
+        timedelta(seconds=1), timedelta(seconds=1), timedelta(seconds=3), timedelta(seconds=1),
+        None]
+    assert per_status == {JobStatus.QUEUED: timedelta(seconds=4),
+                          JobStatus.DISPATCHING: timedelta(seconds=2)}
+    assert jobs_with_timings(Job.objects.filter(pk=job.pk)).get().queue_time == timedelta(
+        seconds=1)
+
+
+def test_the_last_event_of_a_live_job_lasts_until_now(user):
+    job = _job_with_events(user, (JobStatus.QUEUED, 0))
+    [entry], per_status = job_timeline(job=job, now=job.created_at + timedelta(seconds=30))
+    assert entry.ongoing and entry.duration == timedelta(seconds=30)
+    timed = jobs_with_timings(Job.objects.filter(pk=job.pk)).get()
+    assert (timed.queue_time, timed.first_progress_time, timed.total_time) == (None, None, None)

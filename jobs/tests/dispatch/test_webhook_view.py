@@ -63,7 +63,11 @@ def test_a_duplicate_delivery_is_acknowledged_and_ignored(client, replicate_sett
     for _ in range(3):
         assert client.post("/webhooks/primary/", body, content_type="application/json",
                            **headers).status_code == 200
-    assert WebhookInbox.objects.count() == 1
+    assert WebhookInbox.objects.filter(duplicate=False).count() == 1
+    # The inbox shows every delivery: the two repeats are flagged, and applied nothing.
+    repeats = WebhookInbox.objects.filter(duplicate=True)
+    assert [(row.event_id, row.result, row.verified) for row in repeats] == [
+        ("msg_fixed", "duplicate", True)] * 2
     assert submitted_job.events.count() == 1
     assert counters.totals(counters.WEBHOOKS) == {"verified": 1, "duplicate": 2}  # /metrics
 
@@ -94,7 +98,11 @@ def test_bad_signatures_are_refused_and_change_nothing(client, replicate_setting
     assert set(response.json()) == {"message", "extra"}
     submitted_job.refresh_from_db()
     assert submitted_job.status == JobStatus.SUBMITTED
-    assert not WebhookInbox.objects.exists()
+    # Kept for operators, with the reason, and never applied.
+    refused = WebhookInbox.objects.get()
+    assert (refused.verified, refused.result, refused.event_id) == (False, "refused", "")
+    assert refused.refusal.startswith("primary: ")
+    assert refused.payload["id"] == "pred123" or "body_excerpt" in refused.payload
     if response.status_code == 403:
         assert counters.totals(counters.WEBHOOKS) == {"refused": 1}  # /metrics
 
