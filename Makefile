@@ -3,7 +3,8 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-PIP := $(PY) -m pip --disable-pip-version-check -q
+# uv (bootstrapped into the venv) with this machine's pip settings, or pip: project/install.py
+INSTALL := $(PY) -m project.install
 
 .PHONY: run test bench bench-spike bench-drain bench-ceiling bench-fanout bench-spike10 stack \
 	install install-dev browser nginx postgresql lint clean
@@ -11,12 +12,12 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.runtime: requirements.txt | $(PY)
-	$(PIP) install -r requirements.txt
+$(VENV)/.runtime: requirements.txt project/install.py | $(PY)
+	$(INSTALL) -r requirements.txt
 	@touch $@
 
-$(VENV)/.dev: requirements-dev.txt requirements.txt | $(PY)
-	$(PIP) install -r requirements-dev.txt
+$(VENV)/.dev: requirements-dev.txt requirements.txt project/install.py | $(PY)
+	$(INSTALL) -r requirements-dev.txt
 	@touch $@ $(VENV)/.runtime
 
 install: $(VENV)/.runtime
