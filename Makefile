@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 INSTALL := $(PY) -m project.install
 
 .PHONY: run test bench bench-spike bench-drain bench-ceiling bench-fanout bench-spike10 stack \
-	install install-dev browser nginx postgresql lint clean
+	install install-dev browser nginx postgresql lint coverage clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,14 @@ stack: install nginx postgresql
 
 test: install-dev browser nginx postgresql
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# `make test` under coverage (the suite's own process, see .coveragerc), then the floors per app
+# and layer (project/testing/coverage_floors.py); the report is in test-artifacts/coverage/.
+coverage: install-dev browser nginx postgresql
+	$(PY) -m coverage erase
+	$(PY) -m coverage run -m pytest $(PYTEST_ARGS)
+	$(PY) -m coverage json -q
+	$(PY) -m project.testing.coverage_floors
 
 # Benchmarks (not part of `make test`; see BENCHMARKS.md): the pytest latency benchmark, then
 # the suite (spike, drain, ceiling, fan-out), each starting and stopping its own app.
