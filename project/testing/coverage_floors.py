@@ -23,7 +23,6 @@ FLOORS: dict[str, float] = {
     "accounts/*": 90,
     "common/*": 88,
     "jobs/*": 90,
-    "local_provider/*": 60,
     "notifications/*": 88,
     "project/*": 60,
     "providers/*": 92,
