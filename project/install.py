@@ -103,8 +103,8 @@ def install_with_uv(requirements: list[str]) -> bool:
         print(f"install: could not install {UV_REQUIREMENT}; using pip", file=sys.stderr)
         return False
     command = [str(UV), "pip", "install", "--quiet", "--python", sys.executable,
-               # pip writes .pyc files at install time; without them every process of the app
-               # compiles Django anew (this machine's PYTHONDONTWRITEBYTECODE keeps none).
+               # as pip does: without .pyc files each process of the app compiles Django anew,
+               # every time where PYTHONDONTWRITEBYTECODE is set (it is on our machines).
                "--compile-bytecode", *args]
     for path in requirements:
         command += ["-r", path]
