@@ -3,20 +3,21 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-PIP := $(PY) -m pip --disable-pip-version-check -q
+# uv (bootstrapped into the venv) with this machine's pip settings, or pip: project/install.py
+INSTALL := $(PY) -m project.install
 
 .PHONY: run test bench bench-spike bench-drain bench-ceiling bench-fanout bench-spike10 stack \
-	install install-dev browser nginx postgresql lint audit clean
+	install install-dev browser nginx postgresql lint audit coverage clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.runtime: requirements.txt | $(PY)
-	$(PIP) install -r requirements.txt
+$(VENV)/.runtime: requirements.txt project/install.py | $(PY)
+	$(INSTALL) -r requirements.txt
 	@touch $@
 
-$(VENV)/.dev: requirements-dev.txt requirements.txt | $(PY)
-	$(PIP) install -r requirements-dev.txt
+$(VENV)/.dev: requirements-dev.txt requirements.txt project/install.py | $(PY)
+	$(INSTALL) -r requirements-dev.txt
 	@touch $@ $(VENV)/.runtime
 
 install: $(VENV)/.runtime
@@ -53,6 +54,14 @@ stack: install nginx postgresql
 
 test: install-dev browser nginx postgresql
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# `make test` under coverage (the suite's own process, see .coveragerc), then the floors per app
+# and layer (project/testing/coverage_floors.py); the report is in test-artifacts/coverage/.
+coverage: install-dev browser nginx postgresql
+	$(PY) -m coverage erase
+	$(PY) -m coverage run -m pytest $(PYTEST_ARGS)
+	$(PY) -m coverage json -q
+	$(PY) -m project.testing.coverage_floors
 
 # Benchmarks (not part of `make test`; see BENCHMARKS.md): the pytest latency benchmark, then
 # the suite (spike, drain, ceiling, fan-out), each starting and stopping its own app.
