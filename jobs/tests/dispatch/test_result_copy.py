@@ -13,6 +13,7 @@ from jobs.models import Job, JobStatus
 from jobs.selectors import job_video_url
 from jobs.services.outputs import job_claim_copy, job_record_output
 from jobs.tests.dispatch.conftest import all_finished, drive
+from jobs.tests.dispatch.test_webhook_view import prediction, signed
 
 
 @pytest.fixture
@@ -57,6 +58,24 @@ def test_the_providers_control_api_is_not_one_of_its_output_paths(engine, provid
     """Only the paths the backend declares are fetched from the provider's private host."""
     job = saving_job(f"{provider.url}/_control")
     mirror.mirror_output(job_id=job.id)
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error_code == "output_refused"
+    assert stored_videos(job) == []
+
+
+def test_a_signed_webhook_naming_the_providers_control_api_fails_the_job(
+        client, engine, provider, make_user, make_jobs):
+    """A verified webhook cannot make the provider's /_control JSON a job's video."""
+    engine.PROVIDERS = {"primary": provider.provider_config(webhooks=True)}
+    [job] = make_jobs(make_user())
+    Job.objects.filter(pk=job.id).update(status=JobStatus.RENDERING, provider="primary",
+                                         provider_job_id="pred-control")
+    body, headers = signed(prediction("pred-control", status="succeeded",
+                                      output=f"{provider.url}/_control"))
+    response = client.post("/webhooks/primary/", body, content_type="application/json",
+                           **headers)
+    assert response.status_code == 200
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert job.error_code == "output_refused"
