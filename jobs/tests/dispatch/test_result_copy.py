@@ -6,6 +6,7 @@ import httpx
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import connection
 from storages.backends.s3 import S3Storage
 
 from jobs.dispatch import mirror
@@ -102,6 +103,8 @@ def test_two_concurrent_copies_of_one_job_succeed_it_once(monkeypatch, rendered_
             mirror.mirror_output(job_id=job.id)
         except Exception as error:  # pragma: no cover - reported below
             errors.append(error)
+        finally:
+            connection.close()  # this thread's own database connection
 
     threads = [threading.Thread(target=copy) for _ in range(2)]
     for thread in threads:
