@@ -104,6 +104,8 @@ class Job(models.Model):
                                        help_text="A worker owns the next step until then.")
     last_provider_news_at = models.DateTimeField(null=True, blank=True)
     poll_count = models.PositiveIntegerField(default=0)
+    copy_attempts = models.PositiveIntegerField(
+        default=0, help_text="Copies of the result started; only the latest may succeed the job.")
     avoid_provider = models.CharField(
         max_length=64, blank=True, help_text="Failed here last time: try the others first.")
     cancel_requested = models.BooleanField(default=False)

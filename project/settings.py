@@ -360,6 +360,9 @@ BREAKER_COOLDOWN_SECONDS = env.float("BREAKER_COOLDOWN_SECONDS", default=30.0)
 STRANDED_AFTER = env.float("STRANDED_AFTER", default=120.0)
 MAX_OUTPUT_BYTES = env.int("MAX_OUTPUT_BYTES", default=200 * 1024 * 1024)
 OUTPUT_URL_ALLOWED_HOSTS = env.list("OUTPUT_URL_ALLOWED_HOSTS", default=[])
+# A copied result must be a video within these (common/video_probe.py), or the job fails.
+OUTPUT_MAX_SECONDS = env.float("OUTPUT_MAX_SECONDS", default=120.0)
+OUTPUT_MAX_DIMENSION = env.int("OUTPUT_MAX_DIMENSION", default=4096)
 # Run worker tasks (submissions, polls, copies, email, push) in the caller: tests, debugging.
 TASKS_RUN_INLINE = env.bool("TASKS_RUN_INLINE", default=False)
 # Called on commit after every job event as hook(job=, event=): how lower layers reach upper ones.

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import posixpath
 from functools import cached_property
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from django.utils.module_loading import import_string
 
@@ -37,6 +39,11 @@ class ProviderBackend:
     # Whether webhooks report progress while rendering, or only the final result (then the app
     # polls for progress).
     webhooks_report_progress: bool = False
+    # Paths under BASE_URL's origin where this provider serves finished videos. Results are
+    # otherwise fetched only from public https hosts (the vendors' CDNs); a provider on a
+    # private or plain-http host (the local provider) names its output paths here, and nothing
+    # else on that host (e.g. its control API) may become a job's video.
+    output_paths: tuple[str, ...] = ()
     # This backend's defaults over providers.conf.DEFAULTS: BASE_URL, MODEL, vendor-only keys.
     default_settings: dict[str, Any] = {}
     webhook_class: str = ""
@@ -77,6 +84,16 @@ class ProviderBackend:
         """The state of the job submitted with our `reference`, or None if the provider has
         none: for a submission whose answer was lost (read timeout). Only if supports_lookup."""
         raise NotImplementedError(f"{type(self).__name__} must implement find_submission")
+
+    def output_url_allowed(self, url: str) -> bool:
+        """Whether `url` is one of this provider's declared output paths at its BASE_URL."""
+        base, parts = urlsplit(self.base_url), urlsplit(url)
+        if not self.output_paths or parts.scheme not in ("http", "https"):
+            return False
+        if (parts.scheme, parts.netloc.lower()) != (base.scheme, base.netloc.lower()):
+            return False
+        path = posixpath.normpath(unquote(parts.path))  # no /outputs/../_control
+        return any(path.startswith(prefix) for prefix in self.output_paths)
 
     def warm_up(self) -> None:
         """Keep-warm hook, called periodically by the app; most providers need nothing."""

@@ -1,31 +1,31 @@
 """Copies a finished video from the provider into our own bucket, then the job succeeds.
 
 Provider URLs expire (Replicate: one hour), so this runs as soon as a job reaches `saving`.
-Downloads are guarded: size cap, timeouts, and only https or a configured provider host —
-never a private, loopback or link-local address (SSRF).
+Downloads are guarded: size cap, timeouts, and only https to a public address or a path
+a provider's backend declares as its outputs — never a private, loopback or link-local
+address (SSRF). What arrives must be a video (common/video_probe.py), and each copy is fenced:
+when two copies of one job run, only the latest claim may succeed it.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
-from datetime import timedelta
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.utils import timezone
 
 from common.outbound import UnsafeURL, check_public_url
+from common.video_probe import NotAVideo, probe_video
 from jobs.dispatch.wakeup import MIRROR_LEASE_SECONDS
 from jobs.logs import about_job
-from jobs.models import Job, JobStatus
-from jobs.services.dispatch import job_fail
-from jobs.services.transitions import job_transition
+from jobs.models import Job
+from jobs.services.outputs import job_claim_copy, job_fail_copy, job_record_output
 from providers.exceptions import ProviderError
-from providers.registry import get_backend
+from providers.registry import get_backend, provider_names
 
 logger = logging.getLogger(__name__)
 
@@ -41,18 +41,22 @@ class OutputGone(Exception):
     """The provider no longer has the output (404/410): ask it for a fresh URL."""
 
 
-def _trusted_hosts() -> set[str]:
-    hosts = {host.lower() for host in settings.OUTPUT_URL_ALLOWED_HOSTS}
-    for config in settings.PROVIDERS.values():
-        if config.get("BASE_URL"):
-            hosts.add(urlsplit(config["BASE_URL"]).netloc.lower())
-    return hosts
+def _trusted(url: str) -> bool:
+    """An extra host the operator allows, or an output path a provider's backend declares."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return False
+    if parts.netloc.lower() in {host.lower() for host in settings.OUTPUT_URL_ALLOWED_HOSTS}:
+        return True
+    return any(get_backend(name).output_url_allowed(url) for name in provider_names())
 
 
 def check_output_url(url: str) -> None:
-    """Refuse anything but https to a public address, or a configured provider host."""
+    """Refuse anything but https to a public address, or a provider's declared output path."""
+    if _trusted(url):
+        return
     try:
-        check_public_url(url, trusted_hosts=_trusted_hosts())
+        check_public_url(url)
     except UnsafeURL as error:
         raise OutputRefused(str(error)) from error
 
@@ -84,42 +88,53 @@ def download(url: str, destination) -> int:
     raise OutputRefused("too many redirects")
 
 
-def output_key(job: Job) -> str:
-    return f"videos/{job.user_id}/{job.id}.mp4"
+def output_key(job: Job, attempt: int) -> str:
+    """One key per copy: a copy that lost the race deletes its own object, never the winner's."""
+    return f"videos/{job.user_id}/{job.id}.{attempt}.mp4"
+
+
+NOT_A_VIDEO = "The renderer returned something that isn't a video. Please try again."
 
 
 @about_job
 def mirror_output(*, job_id) -> None:
     """Copy the job's output into S3 and mark it succeeded (idempotent; safe to re-run)."""
-    job = Job.objects.filter(pk=job_id).first()
-    if job is None or job.status != JobStatus.SAVING:
+    job = job_claim_copy(job_id=job_id, lease_seconds=MIRROR_LEASE_SECONDS)
+    if job is None:
         return
-    Job.objects.filter(pk=job.id).update(
-        lease_until=timezone.now() + timedelta(seconds=MIRROR_LEASE_SECONDS))
+    attempt = job.copy_attempts
     url = job.output_url
     for refreshed in (False, True):
         try:
-            with tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024) as buffer:
-                download(url, buffer)
+            with tempfile.TemporaryFile() as buffer:
+                size = download(url, buffer)
                 buffer.seek(0)
-                key = default_storage.save(output_key(job), File(buffer, name="video.mp4"))
+                probe_video(buffer, size=size)
+                buffer.seek(0)
+                key = default_storage.save(output_key(job, attempt),
+                                           File(buffer, name="video.mp4"))
             break
         except OutputGone:
             url = None if refreshed else _fresh_output_url(job)
             if not url:
-                job_fail(job_id=job.id, code="output_expired", source="mirror",
-                         message="The provider deleted the video before we could save it. "
-                                 "Please try again.")
+                job_fail_copy(job_id=job.id, attempt=attempt, code="output_expired",
+                              message="The provider deleted the video before we could save "
+                                      "it. Please try again.")
                 return
         except OutputRefused as error:
             logger.warning("job %s: output refused: %s", job.id, error)
-            job_fail(job_id=job.id, code="output_refused", source="mirror",
-                     message="The provider returned a video we could not accept.")
+            job_fail_copy(job_id=job.id, attempt=attempt, code="output_refused",
+                          message="The provider returned a video we could not accept.")
             return
-    transition = job_transition(job_id=job.id, status=JobStatus.SUCCEEDED, source="mirror",
-                                fields={"output_key": key, "lease_until": None},
-                                detail={"bytes": default_storage.size(key)})
-    if not transition.applied:  # canceled while saving: don't keep an orphan
+        except NotAVideo as error:
+            logger.warning("job %s: output is not a video: %s", job.id, error)
+            job_fail_copy(job_id=job.id, attempt=attempt, code="output_not_video",
+                          message=NOT_A_VIDEO)
+            return
+    transition = job_record_output(job_id=job.id, attempt=attempt, key=key)
+    if transition is None:  # the upload vanished: the reconciler copies again
+        logger.warning("job %s: stored video %s is missing after the copy", job.id, key)
+    elif not transition.applied:  # canceled, or a later copy took over: keep no orphan
         default_storage.delete(key)
 
 

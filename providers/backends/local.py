@@ -23,6 +23,7 @@ class LocalBackend(ProviderBackend):
     """Delegates to the vendor backend named by DIALECT, at BASE_URL + "/" + DIALECT."""
 
     default_settings = {"BASE_URL": "http://127.0.0.1:8003", "DIALECT": "replicate"}
+    output_paths = ("/outputs/",)  # GET /outputs/{id}.mp4 at the root, whatever the dialect
 
     def __init__(self, name: str, config: dict[str, Any]) -> None:
         super().__init__(name, config)

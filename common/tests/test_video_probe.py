@@ -1,0 +1,67 @@
+"""Only a real video within the limits passes the probe of a copied result."""
+
+import io
+import json
+
+import av
+import pytest
+
+from common.video_probe import NotAVideo, probe_video
+
+
+def make_mp4(*, seconds: float = 0.5, fps: int = 10, size: int = 64) -> bytes:
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for index in range(int(seconds * fps)):
+            frame = av.VideoFrame(size, size, "rgb24")
+            frame.planes[0].update(bytes([index * 20 % 256]) * (size * size * 3))
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buffer.getvalue()
+
+
+def probe(data: bytes) -> None:
+    probe_video(io.BytesIO(data), size=len(data))
+
+
+def test_a_short_mp4_passes():
+    probe(make_mp4())
+
+
+@pytest.mark.parametrize("data", [
+    json.dumps({"knobs": {}, "counters": {}}).encode(),  # the local provider's /_control
+    b"<html><body>Not Found</body></html>",
+    b"\x00" * 4096,
+])
+def test_what_is_not_a_video_fails(data):
+    with pytest.raises(NotAVideo):
+        probe(data)
+
+
+def test_a_truncated_mp4_fails():
+    with pytest.raises(NotAVideo):
+        probe(make_mp4()[:600])
+
+
+def test_too_long_fails(settings):
+    settings.OUTPUT_MAX_SECONDS = 1.0
+    with pytest.raises(NotAVideo, match="over"):
+        probe(make_mp4(seconds=2.0))
+
+
+def test_too_large_a_picture_fails(settings):
+    settings.OUTPUT_MAX_DIMENSION = 32
+    with pytest.raises(NotAVideo, match="64x64"):
+        probe(make_mp4())
+
+
+def test_too_many_bytes_fails(settings):
+    data = make_mp4()
+    settings.MAX_OUTPUT_BYTES = len(data) - 1
+    with pytest.raises(NotAVideo):
+        probe(data)
