@@ -20,6 +20,7 @@ from pathlib import Path
 
 import aiohttp
 import psutil
+from PIL import Image
 
 from bench import load, report, runner
 from bench.metrics import role_of
@@ -48,7 +49,6 @@ def build_parser():
 
 def worst_case_image(case: str) -> bytes:
     """The image every client uploads (made once, in this process)."""
-    from PIL import Image
 
     buffer = io.BytesIO()
     if case == "png-rgba":

@@ -18,7 +18,7 @@ from providers.exceptions import (
     WebhookPayloadInvalid,
     WebhookSignatureInvalid,
 )
-from providers.webhooks import parse_webhook
+from providers.registry import parse_webhook
 
 logger = logging.getLogger(__name__)
 MAX_WEBHOOK_BYTES = 1024 * 1024

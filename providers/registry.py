@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Mapping
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -12,7 +12,9 @@ from django.utils.module_loading import import_string
 
 from providers.base import ProviderBackend
 from providers.conf import resolve
+from providers.events import ProviderEvent
 from providers.exceptions import ProviderNotConfigured
+from providers.webhooks import jwks
 
 # The short names a BACKEND setting (PROVIDERS_JSON's "backend") may use for a dotted path.
 BACKENDS = {
@@ -81,8 +83,6 @@ def get_backend(name: str) -> ProviderBackend:
 
 def reset() -> None:
     """Forget cached backends (closing their HTTP clients) and cached JWKS keys."""
-    from providers.webhooks import jwks
-
     with _lock:
         backends = list(_backends.values())
         _backends.clear()
@@ -95,3 +95,17 @@ def reset() -> None:
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
     if setting in ("PROVIDERS", "SURGE_VERSION"):
         reset()
+
+
+def parse_webhook(provider_name: str, *, headers: Mapping[str, str],
+                  body: bytes) -> list[ProviderEvent]:
+    """Verify a webhook with the provider's verifier, then parse it into normalized events.
+
+    Raises WebhookSignatureInvalid (answer 403/400), WebhookPayloadInvalid (400),
+    ProviderNotConfigured (404), or TransientError if fal's JWKS is unreachable (answer 5xx so
+    the provider retries).
+    """
+    backend = get_backend(provider_name)
+    if not backend.supports_webhooks:
+        raise ProviderNotConfigured(f"provider {provider_name!r} does not send webhooks")
+    return backend.webhook_verifier.parse(headers=headers, body=body)

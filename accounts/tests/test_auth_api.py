@@ -1,6 +1,7 @@
 """The accounts API as a mobile client uses it."""
 
 import pytest
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -109,7 +110,6 @@ def test_logout_on_one_phone_keeps_the_other_signed_in(client):
 
 def test_tokens_are_stored_as_hashes(client):
     """A copy of the database does not hand out working tokens."""
-    from knox.models import AuthToken
 
     token = signup(client).json()["token"]
     stored = AuthToken.objects.get()

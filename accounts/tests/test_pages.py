@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.core import mail
+from django.test import Client
 
 from accounts.models import User
 
@@ -50,8 +51,6 @@ def test_login_is_throttled_after_five_failures(client):
 
 
 def test_login_page_has_csrf_protection(client):
-    from django.test import Client
-
     strict = Client(enforce_csrf_checks=True)
     User.objects.create_user("cy@example.com", STRONG)
     response = strict.post("/accounts/login/", {"username": "cy@example.com", "password": STRONG})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from notifications.models import Notification, PushSubscription
@@ -19,8 +20,6 @@ def api(token):
 
 
 def notify(user, title="Your video is ready", read=False):
-    from django.utils import timezone
-
     return Notification.objects.create(user=user, job=make_job(user), kind="job_succeeded",
                                        title=title, read_at=timezone.now() if read else None)
 

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 
 from accounts.models import User
@@ -56,9 +58,6 @@ def test_services_come_from_the_environment():
 
 
 def test_default_storage_is_s3():
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
-
     name = default_storage.save("tests/hello.txt", ContentFile(b"hello"))
     try:
         assert default_storage.open(name).read() == b"hello"

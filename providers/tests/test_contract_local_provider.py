@@ -12,9 +12,9 @@ from project.testing.local_provider import LocalProviderProcess
 from providers import registry
 from providers.events import ProviderEvent
 from providers.exceptions import PermanentError, RateLimited, TransientError
+from providers.registry import parse_webhook
 from providers.tests.conftest import SECRET
 from providers.tests.support import Reply, ScriptedServer
-from providers.webhooks import parse_webhook
 
 REPO = Path(__file__).resolve().parents[2]
 SELFIE = REPO / "static" / "samples" / "selfie-astronaut.jpg"

@@ -7,8 +7,8 @@ import pytest
 from providers import registry
 from providers.backends import fake
 from providers.exceptions import PermanentError, RateLimited, TransientError, WebhookSignatureInvalid
+from providers.registry import parse_webhook
 from providers.tests.conftest import SECRET
-from providers.webhooks import parse_webhook
 
 ARGS = {"image_url": "http://127.0.0.1:1/s.jpg", "prompt": "p", "style": "s",
         "webhook_url": "http://127.0.0.1:1/hook", "reference": "job-9"}

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from providers.exceptions import TransientError, WebhookPayloadInvalid, WebhookSignatureInvalid
-from providers.tests.support import fixture_bytes, free_port
+from providers.tests.support import Reply, fixture_bytes, free_port
 from providers.webhooks import jwks
 from providers.webhooks.fal import FalWebhook
 
@@ -42,8 +42,6 @@ def keys():
 
 @pytest.fixture
 def jwks_server(server, keys):
-    from providers.tests.support import Reply
-
     server.routes[JWKS_PATH] = Reply(body={"keys": [
         {"kty": "RSA", "n": "ignored", "e": "AQAB"}, jwk(keys[0]), jwk(keys[1])]})
     return server
@@ -81,7 +79,6 @@ def test_refetches_keys_after_rotation(verifier, keys, jwks_server, monkeypatch)
     """A signature by a new key triggers one re-fetch once cached keys are 5+ minutes old."""
     verifier.parse(headers=signed(BODY, keys[0]), body=BODY)
     new_key = Ed25519PrivateKey.generate()
-    from providers.tests.support import Reply
     jwks_server.routes[JWKS_PATH] = Reply(body={"keys": [jwk(new_key)]})
     with pytest.raises(WebhookSignatureInvalid):  # cache is fresh: no re-fetch yet
         verifier.parse(headers=signed(BODY, new_key), body=BODY)

@@ -11,14 +11,15 @@ import pytest
 from django.core.exceptions import SuspiciousOperation
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from providers.backends.fake import build_event, webhook_request
 from providers.exceptions import (
     ProviderNotConfigured,
     WebhookPayloadInvalid,
     WebhookSignatureInvalid,
 )
+from providers.registry import parse_webhook
 from providers.tests.conftest import SECRET
 from providers.tests.support import fixture_bytes
-from providers.webhooks import parse_webhook
 from providers.webhooks.replicate import ReplicateWebhook
 
 OTHER_SECRET = "whsec_" + base64.b64encode(b"another-secret-of-32-bytes-long!").decode()
@@ -232,7 +233,6 @@ def test_a_malformed_secret_is_a_configuration_error(secret):
 
 def test_the_fake_signs_what_the_package_verifies():
     """providers.backends.fake.webhook_request signs with the package too."""
-    from providers.backends.fake import build_event, webhook_request
 
     headers, body = webhook_request(build_event("j1", "queued"), secret=SECRET)
     Webhook(SECRET).verify(body, headers, json_parse=False)

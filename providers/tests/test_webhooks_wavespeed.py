@@ -11,9 +11,9 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from providers.exceptions import WebhookSignatureInvalid
+from providers.registry import parse_webhook
 from providers.tests.conftest import SECRET
 from providers.tests.support import fixture_bytes
-from providers.webhooks import parse_webhook
 from providers.webhooks.wavespeed import WaveSpeedWebhook
 
 BODY = fixture_bytes("wavespeed", "webhook_completed")

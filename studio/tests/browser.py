@@ -6,8 +6,10 @@ import io
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import av
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
+from PIL import Image
 
 from launcher.embedded import BASE_DIR
 
@@ -41,8 +43,6 @@ def login_cookie(user, base_url: str) -> dict:
 
 def tiny_mp4(width: int = 128, height: int = 160, frames: int = 24) -> bytes:
     """A real H.264 MP4 (a moving neon gradient), small enough to make in a few milliseconds."""
-    import av
-    from PIL import Image
 
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format="mp4") as container:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 # The same users and jobs as the notifications tests (pytest finds fixtures by name here).
 from notifications.tests.conftest import other_user, user  # noqa: F401
@@ -19,7 +20,6 @@ def chromium(django_db_setup):
     """One browser per module. Not pytest-playwright's session-wide one: sync Playwright keeps
     an event loop running in the main thread, where Django then refuses ORM calls, so it must
     stop before the next module's tests."""
-    from playwright.sync_api import expect, sync_playwright
 
     # expect() gives up after 5 s by default, which a busy machine can miss (a page polling
     # every 2 s); a generous wait only costs time when something is broken.

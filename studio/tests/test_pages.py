@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 
 from jobs.services.transitions import job_transition
+from notifications.models import Notification
 from notifications.tests.conftest import make_job
 
 pytestmark = pytest.mark.django_db
@@ -69,8 +72,6 @@ def test_service_worker_is_served_from_the_root(client):
 
 
 def test_the_bell_shows_the_unread_count(browser, user):
-    from notifications.models import Notification
-
     Notification.objects.create(user=user, kind="job_succeeded", title="Ready")
     html = browser.get("/app/").content.decode()
     assert "data-bell-count >1</span>" in html
@@ -79,7 +80,6 @@ def test_the_bell_shows_the_unread_count(browser, user):
 def test_download_saves_the_file_instead_of_leaving_for_the_bucket(browser, user, other_user):
     """The video lives on another origin, where `<a download>` is ignored: the Download button
     goes through a same-origin URL that redirects to a signed URL asking for an attachment."""
-    from urllib.parse import parse_qs, urlsplit
 
     job = make_job(user)
     assert browser.get(f"/app/jobs/{job.id}/download/").status_code == 404  # not ready yet

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from unittest import mock
 
 import pytest
 from django.core import mail
 
 from jobs.services.transitions import job_transition
+from notifications.deliveries.services import on_job_event
 from notifications.deliveries.tasks import notification_send_push
 from notifications.models import Notification, PushSubscription
 from notifications.tests.conftest import PushService, browser_keys, make_job
@@ -31,7 +33,6 @@ def test_a_succeeded_job_notifies_once_in_app_and_by_email(user):
     """Success creates one notification and one email, even if the hook runs again."""
     job = make_job(user)
     transition = finish(job)
-    from notifications.deliveries.services import on_job_event
 
     on_job_event(job=transition.job, event=transition.event)  # a replayed hook
     notification = Notification.objects.get()
@@ -93,7 +94,6 @@ def test_push_is_sent_with_vapid_and_gone_subscriptions_are_deleted(user, status
 def test_push_payload_names_the_job_page(user):
     """The payload the service worker shows links to the job page."""
     captured = {}
-    from unittest import mock
 
     job = make_job(user)
     with mock.patch("notifications.deliveries.services._run_task"):

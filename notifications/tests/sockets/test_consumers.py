@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
 from django.contrib.sessions.backends.db import SessionStore
+from django.core.cache import cache
 
 from accounts.services import token_issue
 from jobs.events import send_job_event
 from jobs.models import Job, JobEvent
 from jobs.ops import counters
-from jobs.presenter import job_event_message
+from jobs.presenter import DEFAULT_WARMUP_SECONDS, job_event_message
 from jobs.services.transitions import job_transition
 from notifications.sockets import gauge, queue_broadcast
 from notifications.tests.conftest import make_job
@@ -194,7 +197,6 @@ def test_a_lost_live_message_is_filled_in_from_the_timeline(user):
         await comm.receive_json_from()  # snapshot at seq 1
 
         def two_transitions_first_message_lost():
-            from unittest import mock
             with mock.patch("jobs.services.transitions.send_job_event"):
                 job_transition(job_id=job.id, status="dispatching", source="test")
             job_transition(job_id=job.id, status="submitted", source="test")
@@ -355,9 +357,7 @@ def test_a_token_for_another_user_is_refused_with_4403_and_a_bad_one_with_4401(u
 def test_a_warming_job_is_promised_a_cold_start_not_a_warm_render(user):
     """While the model boots, the ETA includes the measured (or default) boot time; the warm
     render median alone promised ~5 s for a 40 s cold start."""
-    from django.core.cache import cache
 
-    from jobs.presenter import DEFAULT_WARMUP_SECONDS
 
     cache.delete("jobs:recent-warmup-seconds")  # no cold starts measured: the default
     cookie = session_cookie(user)
