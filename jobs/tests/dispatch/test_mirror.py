@@ -10,6 +10,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from accounts.models import User
+from common.tests.test_video_probe import make_mp4
 from jobs.dispatch.mirror import (
     MAX_REDIRECTS,
     OutputGone,
@@ -22,12 +23,12 @@ from jobs.models import Job, JobStatus
 from jobs.services.transitions import job_record_created, job_transition
 from providers.tests.support import ScriptedServer
 
-VIDEO = b"\x00\x00\x00\x18ftypmp42" + b"v" * 2048
+VIDEO = make_mp4()  # a real clip: the copy is probed before the job succeeds
 
 
 @pytest.fixture
 def server(settings):
-    """The provider's file host: trusted because it is a configured provider's BASE_URL."""
+    """The provider's file host: trusted for the output paths its backend declares (/outputs/)."""
     server = ScriptedServer()
     settings.PROVIDERS = {"p": {"BACKEND": "providers.backends.local.LocalBackend",
                                 "BASE_URL": server.url, "DIALECT": "replicate",
@@ -45,45 +46,45 @@ def fetch(url) -> tuple[int, bytes]:
 class TestDownload:
     def test_redirects_are_followed_and_checked(self, server):
         """A redirect to the file is followed (each hop passes the same guard)."""
-        server.reply(302, b"", headers={"Location": "/files/video.mp4"})
+        server.reply(302, b"", headers={"Location": "/outputs/video.mp4"})
         server.reply(200, VIDEO)
-        assert fetch(f"{server.url}/out/1") == (len(VIDEO), VIDEO)
-        assert [request.path for request in server.requests] == ["/out/1", "/files/video.mp4"]
+        assert fetch(f"{server.url}/outputs/1") == (len(VIDEO), VIDEO)
+        assert [request.path for request in server.requests] == ["/outputs/1", "/outputs/video.mp4"]
 
     def test_a_redirect_to_a_private_address_is_refused(self, server):
         """A trusted host cannot bounce the download to an internal address."""
         server.reply(302, b"", headers={"Location": "https://10.1.2.3/video.mp4"})
         with pytest.raises(OutputRefused):
-            fetch(f"{server.url}/out/1")
+            fetch(f"{server.url}/outputs/1")
 
     def test_endless_redirects_stop(self, server):
         for _ in range(MAX_REDIRECTS + 1):
-            server.reply(302, b"", headers={"Location": "/again"})
+            server.reply(302, b"", headers={"Location": "/outputs/again"})
         with pytest.raises(OutputRefused, match="too many redirects"):
-            fetch(f"{server.url}/out/1")
+            fetch(f"{server.url}/outputs/1")
 
     @pytest.mark.parametrize("status", [404, 410])
     def test_a_deleted_output_is_gone(self, server, status):
         """404 and 410 mean the provider dropped the file: ask it for a new URL."""
         server.reply(status, b"")
         with pytest.raises(OutputGone):
-            fetch(f"{server.url}/out/1")
+            fetch(f"{server.url}/outputs/1")
 
     def test_other_errors_are_raised_for_a_retry(self, server):
         server.reply(503, b"")
         with pytest.raises(httpx.HTTPStatusError):
-            fetch(f"{server.url}/out/1")
+            fetch(f"{server.url}/outputs/1")
 
     def test_a_declared_size_over_the_cap_is_refused_unread(self, server, settings):
         settings.MAX_OUTPUT_BYTES = 1024
         server.reply(200, VIDEO)
         with pytest.raises(OutputRefused, match="over the cap"):
-            fetch(f"{server.url}/out/1")
+            fetch(f"{server.url}/outputs/1")
 
     def test_an_empty_output_is_refused(self, server):
         server.reply(200, b"")
         with pytest.raises(OutputRefused, match="empty"):
-            fetch(f"{server.url}/out/1")
+            fetch(f"{server.url}/outputs/1")
 
 
 @pytest.fixture
@@ -112,37 +113,37 @@ def state(job) -> tuple[str, str]:
 
 class TestMirrorOutput:
     def test_the_video_lands_in_our_bucket_and_the_job_succeeds(self, server, saving_job):
-        job = saving_job(f"{server.url}/out/1.mp4")
+        job = saving_job(f"{server.url}/outputs/1.mp4")
         server.reply(200, VIDEO)
         mirror_output(job_id=job.id)
         assert state(job) == (JobStatus.SUCCEEDED, "")
-        assert job.output_key == output_key(job)
+        assert job.output_key == output_key(job, job.copy_attempts)
         with default_storage.open(job.output_key) as stored:
             assert stored.read() == VIDEO
         default_storage.delete(job.output_key)
 
     def test_an_expired_url_is_refreshed_from_the_provider_once(self, server, saving_job):
         """404 on the output: the provider's status hands out a new URL, which is used."""
-        job = saving_job(f"{server.url}/out/old.mp4")
+        job = saving_job(f"{server.url}/outputs/old.mp4")
         server.reply(404, b"")
-        server.reply(200, prediction(f"{server.url}/out/new.mp4"))
+        server.reply(200, prediction(f"{server.url}/outputs/new.mp4"))
         server.reply(200, VIDEO)
         mirror_output(job_id=job.id)
         assert state(job) == (JobStatus.SUCCEEDED, "")
         assert [request.path for request in server.requests] == [
-            "/out/old.mp4", "/replicate/v1/predictions/pred-1", "/out/new.mp4"]
+            "/outputs/old.mp4", "/replicate/v1/predictions/pred-1", "/outputs/new.mp4"]
         default_storage.delete(job.output_key)
 
     def test_an_output_gone_for_good_fails_the_job_with_a_reason(self, server, saving_job):
         """No fresh URL (the provider repeats the dead one): the job fails as expired."""
-        job = saving_job(f"{server.url}/out/old.mp4")
+        job = saving_job(f"{server.url}/outputs/old.mp4")
         server.reply(404, b"")
-        server.reply(200, prediction(f"{server.url}/out/old.mp4"))
+        server.reply(200, prediction(f"{server.url}/outputs/old.mp4"))
         mirror_output(job_id=job.id)
         assert state(job) == (JobStatus.FAILED, "output_expired")
 
     def test_a_provider_error_while_refreshing_fails_the_job(self, server, saving_job):
-        job = saving_job(f"{server.url}/out/old.mp4")
+        job = saving_job(f"{server.url}/outputs/old.mp4")
         server.reply(410, b"")
         server.reply(401, {"detail": "Unauthenticated"})
         mirror_output(job_id=job.id)
@@ -157,7 +158,7 @@ class TestMirrorOutput:
 
     def test_a_job_not_saving_is_left_alone(self, server, saving_job):
         """A replayed mirror task for a job that already finished does nothing."""
-        job = saving_job(f"{server.url}/out/1.mp4")
+        job = saving_job(f"{server.url}/outputs/1.mp4")
         job_transition(job_id=job.id, status=JobStatus.CANCELED, source="test")
         mirror_output(job_id=job.id)
         assert state(job) == (JobStatus.CANCELED, "") and server.requests == []
