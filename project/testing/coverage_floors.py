@@ -24,8 +24,11 @@ FLOORS: dict[str, float] = {
     "common/*": 90,
     "jobs/*": 92,
     "notifications/*": 96,
-    # The launcher, web server and installer run as processes of their own (not measured).
-    "project/*": 57,
+    # make run's supervisor, the web server and the role runner run as processes of their own
+    # (not measured); their tests drive them from outside (launcher/tests).
+    "launcher/*": 40,
+    # The installer runs as a process of its own too (project/tests/test_install.py).
+    "project/*": 80,
     "providers/*": 94,
     # Layers, in every app that has them: writes, reads and the dispatch engine (a module or a
     # package of that name).
