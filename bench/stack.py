@@ -37,6 +37,7 @@ from launcher.embedded import (
     DEV_PROVIDER_WEBHOOK_SECRET,
     DEV_S3_ACCESS_KEY,
     DEV_S3_SECRET_KEY,
+    MALLOC_ARENA_MAX,
     PortLayout,
     first_taken_port,
     redis_server_command,
@@ -203,6 +204,7 @@ def app_environment(ports: StackPorts, state: Path, *, database_url: str, redis_
         "VAPID_PRIVATE_KEY": os.environ.get("VAPID_PRIVATE_KEY", vapid["private_key"]),
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "PYTHONUNBUFFERED": "1",
+        "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", MALLOC_ARENA_MAX),
         # The rehearsal speaks plain http on 127.0.0.1: no redirect to an https it doesn't have.
         "SECURE_SSL_REDIRECT": "0",
     }

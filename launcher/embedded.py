@@ -58,6 +58,13 @@ def port_layout() -> PortLayout:
     return PortLayout(web=int(os.environ.get("PORT", "8000")))
 
 
+# glibc gives every thread that allocates its own malloc arena and keeps what it frees there:
+# web threads that each decoded a huge selfie held +767 MB after 8 concurrent uploads; with two
+# arenas, +414 MB (python -m bench uploads, BENCHMARKS.md). Read by glibc at process start, so
+# the launchers put it in their children's environment.
+MALLOC_ARENA_MAX = "2"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -26,6 +26,7 @@ from launcher.embedded import (
     DEV_PROVIDER_WEBHOOK_SECRET,
     DEV_S3_ACCESS_KEY,
     DEV_S3_SECRET_KEY,
+    MALLOC_ARENA_MAX,
     first_taken_port,
     port_layout,
     redis_server_command,
@@ -76,6 +77,7 @@ def build_environment() -> tuple[dict[str, str], dict[str, bool]]:
     env.setdefault("DEBUG", "0")
     # Two web processes share the port: one alone saturates a core under a spike (BENCHMARKS.md).
     env.setdefault("WEB_PROCESSES", "2")
+    env.setdefault("MALLOC_ARENA_MAX", MALLOC_ARENA_MAX)
     embedded = {
         "redis": not env.get("REDIS_URL"),
         "s3": not env.get("S3_ENDPOINT_URL"),

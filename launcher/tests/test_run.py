@@ -17,7 +17,7 @@ import pytest
 from honcho.printer import Message
 
 from launcher.embedded import BASE_DIR, ephemeral_port_range, free_port_block
-from launcher.run import ExitRecordingPrinter
+from launcher.run import ExitRecordingPrinter, build_environment
 from project.testing.processes import descendants, still_running, stop_tree
 
 # Generous: they only run out when something is broken, and the machine may be busy.
@@ -180,3 +180,11 @@ def test_port_blocks_stay_below_the_ephemeral_range():
     for _ in range(20):
         base = free_port_block(8)
         assert base + 8 + 10000 <= low
+
+
+def test_children_run_with_two_malloc_arenas_unless_told_otherwise(monkeypatch):
+    """Web threads each keeping a glibc arena held hundreds of MB after big uploads."""
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert build_environment()[0]["MALLOC_ARENA_MAX"] == "2"
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert build_environment()[0]["MALLOC_ARENA_MAX"] == "4"
