@@ -3,6 +3,8 @@ itself without a reload."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -10,7 +12,7 @@ from accounts.models import User
 from jobs.models import Job
 from notifications.tests.conftest import PASSWORD
 from project.testing.live_app import LiveApp
-from studio.tests.browser import in_thread, login_cookie
+from studio.tests.browser import in_thread, login_cookie, shot
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 WIDTH = 1280
@@ -36,6 +38,7 @@ def test_provider_states_and_dashboard_fit_1280_and_refresh_live(page, live_app)
     page.goto(f"{live_app.url}/admin/jobs/providerstate/")
     expect(page.get_by_text("Slots in use / limit")).to_be_visible()
     assert fits(page)
+    shot(page, "ops-providers-1280")
 
     page.goto(f"{live_app.url}/admin/ops/")
     expect(page.locator("#ops-queue-depth")).to_have_text("0")
@@ -43,3 +46,5 @@ def test_provider_states_and_dashboard_fit_1280_and_refresh_live(page, live_app)
     assert fits(page)
     in_thread(Job.objects.create, user=admin, style="cyberpunk-hero")
     expect(page.locator("#ops-queue-depth")).to_have_text("1")  # the next poll, no reload
+    expect(page.locator("#ops-oldest-age")).to_have_text(re.compile(r"^\d+ s$"))  # for people
+    shot(page, "ops-dashboard-1280")

@@ -58,10 +58,20 @@
     svg.appendChild(label);
   }
 
+  // 7342.2 → "2 h 2 min", 95 → "1 min 35 s", 4.5 → "4 s"; null → "–".
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) { return "–"; }
+    var s = Math.floor(seconds);
+    if (s < 60) { return s + " s"; }
+    if (s < 3600) { return Math.floor(s / 60) + " min " + (s % 60) + " s"; }
+    return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+  }
+
   function render(data) {
-    text("ops-generated", data.generated_at);
+    var generated = new Date(data.generated_at);
+    text("ops-generated", isNaN(generated) ? data.generated_at : generated.toLocaleTimeString());
     text("ops-queue-depth", data.queue.depth);
-    text("ops-oldest-age", data.queue.oldest_age_seconds);
+    text("ops-oldest-age", duration(data.queue.oldest_age_seconds));
     drawChart(data.throughput);
     fillBody("ops-providers", data.providers, function (row, p) {
       row.dataset.provider = p.name;
