@@ -22,8 +22,9 @@ def chromium(django_db_setup):
     stop before the next module's tests."""
 
     # expect() gives up after 5 s by default, which a busy machine can miss (a page polling
-    # every 2 s); a generous wait only costs time when something is broken.
-    expect.set_options(timeout=30_000)
+    # every 2 s; the sample selfie took over 30 s to decode once with two suites at load 20); a
+    # generous wait only costs time when something is broken.
+    expect.set_options(timeout=60_000)
     with pytest.MonkeyPatch.context() as patch:
         # pytest-django flushes the database in this thread; test bodies use browser.in_thread.
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

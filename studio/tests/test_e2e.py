@@ -43,7 +43,7 @@ def test_selfie_to_video_in_the_browser(page, chromium, app):
     expect(page.locator("[data-preview]")).to_be_visible()
     shot(page, "e2e-0-create")
     page.get_by_role("button", name="Generate").click()
-    page.wait_for_url(re.compile(r".*/app/jobs/[0-9a-f-]{36}/$"), timeout=20000)
+    page.wait_for_url(re.compile(r".*/app/jobs/[0-9a-f-]{36}/$"), timeout=60_000)
     job_url = page.url
 
     seen, dropped = [], False
@@ -67,7 +67,7 @@ def test_selfie_to_video_in_the_browser(page, chromium, app):
     assert [RANK[s] for s in history] == sorted(RANK[s] for s in history)  # never backwards
     assert {"rendering", "succeeded"} <= set(history)
     page.wait_for_function("""() => { const v = document.querySelector('[data-video]');
-        return !v.hidden && v.readyState >= 2 && v.videoWidth > 0; }""", timeout=20000)
+        return !v.hidden && v.readyState >= 2 && v.videoWidth > 0; }""", timeout=60_000)
     expect(page.locator("[data-stage]")).to_have_text("Your video is ready")
     expect(page.locator("[data-bell-count]")).to_have_text("1")
     page.wait_for_timeout(600)  # let the progress bar's transition finish for the screenshot
