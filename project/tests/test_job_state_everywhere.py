@@ -10,7 +10,6 @@ from unittest import mock
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -20,6 +19,7 @@ from jobs.models import Selfie
 from jobs.services.jobs import job_enqueue
 from jobs.services.transitions import job_transition
 from project.asgi import application
+from project.testing.sessions import signed_in_session_key
 from project.testing.websocket import Communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,12 +28,7 @@ SHARED = ("status", "stage", "progress", "queue_position", "eta_seconds", "provi
 
 
 def session_cookie(user) -> tuple[bytes, bytes]:
-    session = SessionStore()
-    session["_auth_user_id"] = str(user.pk)
-    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-    session["_auth_user_hash"] = user.get_session_auth_hash()
-    session.save()
-    return (b"cookie", f"sessionid={session.session_key}".encode())
+    return (b"cookie", f"sessionid={signed_in_session_key(user)}".encode())
 
 
 async def receive(comm, type_: str) -> dict:

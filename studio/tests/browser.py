@@ -7,11 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import av
-from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
 from PIL import Image
 
 from launcher.embedded import BASE_DIR
+from project.testing.sessions import signed_in_session_key
 
 ARTIFACTS = BASE_DIR / "test-artifacts"
 
@@ -30,15 +30,7 @@ def in_thread(function, *args, **kwargs):
 
 
 def login_cookie(user, base_url: str) -> dict:
-    def make():
-        session = SessionStore()
-        session["_auth_user_id"] = str(user.pk)
-        session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-        session["_auth_user_hash"] = user.get_session_auth_hash()
-        session.save()
-        return session.session_key
-
-    return {"name": "sessionid", "value": in_thread(make), "url": base_url}
+    return {"name": "sessionid", "value": in_thread(signed_in_session_key, user), "url": base_url}
 
 
 def tiny_mp4(width: int = 128, height: int = 160, frames: int = 24) -> bytes:

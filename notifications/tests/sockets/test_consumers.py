@@ -7,7 +7,6 @@ from unittest import mock
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
-from django.contrib.sessions.backends.db import SessionStore
 from django.core.cache import cache
 
 from accounts.services import token_issue
@@ -19,6 +18,7 @@ from jobs.services.transitions import job_transition
 from notifications.sockets import gauge, queue_broadcast
 from notifications.tests.conftest import make_job
 from project.asgi import application
+from project.testing.sessions import signed_in_session_key
 from project.testing.websocket import Communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,12 +27,7 @@ HOST, ORIGIN = (b"host", b"127.0.0.1:8000"), (b"origin", b"http://127.0.0.1:8000
 
 
 def session_cookie(user) -> tuple[bytes, bytes]:
-    session = SessionStore()
-    session["_auth_user_id"] = str(user.pk)
-    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-    session["_auth_user_hash"] = user.get_session_auth_hash()
-    session.save()
-    return (b"cookie", f"sessionid={session.session_key}".encode())
+    return (b"cookie", f"sessionid={signed_in_session_key(user)}".encode())
 
 
 def communicator(path: str, *headers) -> Communicator:

@@ -8,7 +8,6 @@ import re
 import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from django.contrib.sessions.backends.db import SessionStore
 from django.core import mail
 from django.test import Client
 
@@ -17,6 +16,7 @@ from jobs.events import publish, user_group
 from notifications.tests.conftest import PASSWORD
 from notifications.tests.sockets.test_consumers import HOST, ORIGIN, run
 from project.asgi import application
+from project.testing.sessions import signed_in_session_key
 from project.testing.websocket import Communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,12 +24,7 @@ FRESH = "Fresh-Neon-7731"
 
 
 def browser_session(user) -> str:
-    session = SessionStore()
-    session["_auth_user_id"] = str(user.pk)
-    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-    session["_auth_user_hash"] = user.get_session_auth_hash()
-    session.save()
-    return session.session_key
+    return signed_in_session_key(user)
 
 
 def browser(session_key: str) -> Client:
