@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from knox.auth import TokenAuthentication
 from knox.models import AuthToken
 from rest_framework.exceptions import AuthenticationFailed
 
+from accounts.auth import TokenAuthentication
 from accounts.models import User
 
 

@@ -1,6 +1,9 @@
 """The accounts API as a mobile client uses it."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
@@ -143,3 +146,19 @@ def test_repeated_failures_are_throttled_with_a_clear_message(client):
 
 def test_unknown_api_path_is_json_404(client):
     assert_error_shape(client.get("/api/v1/nope/"), 404)
+
+
+def test_a_token_past_its_expiry_is_refused_and_deleted(client):
+    """Our tokens carry no expiry, so the per-call sweep of the user's tokens is skipped; one
+    that does carry an expiry (made elsewhere) still stops working once it has passed."""
+    token = signup(client).json()["token"]
+    AuthToken.objects.update(expiry=timezone.now() - timedelta(seconds=1))
+    assert_error_shape(client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {token}"), 401)
+    assert not AuthToken.objects.exists()
+
+
+def test_an_authenticated_call_reads_its_token_in_one_query(client, django_assert_num_queries):
+    """knox would also load every token of the user on each call, to sweep expired ones."""
+    token = signup(client).json()["token"]
+    with django_assert_num_queries(1):
+        assert client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {token}").status_code == 200

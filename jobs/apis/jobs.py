@@ -16,6 +16,7 @@ from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
+from common.api import represent, validated
 from common.exceptions import ApplicationError
 from common.fields import StrictCharField
 from common.schema import error_responses
@@ -97,7 +98,7 @@ def job_location(job: Job) -> str:
 
 def accepted(request, job: Job, **headers: str) -> Response:
     """202 with the new job and its Location."""
-    body = JobAcceptedSerializer(job_bodies(request, [job])[0]).data
+    body = represent(JobAcceptedSerializer, job_bodies(request, [job])[0])
     return Response(body, status=status.HTTP_202_ACCEPTED,
                     headers={"Location": job_location(job), **headers})
 
@@ -121,10 +122,8 @@ class JobCreateApi(UserApi):
                                      _429="Too many videos in progress (see Retry-After).")})
     def post(self, request):
         key = _idempotency_key(request)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
         job, replayed = job_create(user=request.user, idempotency_key=key,
-                                   **data.validated_data)
+                                   **validated(self.InputSerializer, request.data))
         return accepted(request, job, **({"Idempotent-Replayed": "true"} if replayed else {}))
 
 
@@ -166,7 +165,7 @@ class JobDetailApi(UserApi):
                    responses={200: JobOutputSerializer, **error_responses(401, 404)})
     def get(self, request, job_id):
         job = job_get_for_user(user=request.user, job_id=job_id)
-        return Response(JobOutputSerializer(job_bodies(request, [job])[0]).data)
+        return Response(represent(JobOutputSerializer, job_bodies(request, [job])[0]))
 
 
 class JobEventListApi(UserApi):
@@ -199,7 +198,7 @@ class JobCancelApi(UserApi):
                        401, 404, _409="The job has already finished.")})
     def post(self, request, job_id):
         job = job_cancel(user=request.user, job_id=job_id)
-        return Response(JobOutputSerializer(job_bodies(request, [job])[0]).data,
+        return Response(represent(JobOutputSerializer, job_bodies(request, [job])[0]),
                         status=status.HTTP_202_ACCEPTED)
 
 

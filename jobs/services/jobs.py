@@ -7,7 +7,6 @@ import json
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -15,34 +14,49 @@ from common.exceptions import ApplicationError
 from jobs.dispatch.wakeup import request_dispatch, request_provider_cancel
 from jobs.line import line_key, next_round
 from jobs.models import TERMINAL_STATUSES, IdempotencyKey, Job, JobStatus, Selfie
-from jobs.selectors import job_get_for_user, line_serving_round, user_line_summary
+from jobs.selectors import (
+    SubmitInputs,
+    job_get_for_user,
+    line_serving_round,
+    submit_inputs,
+    user_line_summary,
+)
 from jobs.services.transitions import job_record_created, job_transition
 from jobs.stages import STAGE_TEXT
 from jobs.styles import STYLES, style_get
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
+_READ = object()  # job_enqueue: "read it yourself", as None is a valid serving round
 QUOTA_RETRY_AFTER_SECONDS = 30
 
 
-def _check_quota(user) -> int:
-    """Refuse beyond the fair-use quota; returns the round of the user's latest unfinished job."""
+def _refuse_over_quota(active_jobs: int) -> None:
+    """Refuse beyond the fair-use quota."""
     limit = settings.MAX_ACTIVE_JOBS_PER_USER
-    active, last_round = user_line_summary(user=user)
-    if active >= limit:
+    if active_jobs >= limit:
         raise ApplicationError(
             f"You already have {limit} videos in progress. Wait for one to finish, then try again.",
             status_code=429, extra={"limit": limit},
             headers={"Retry-After": str(QUOTA_RETRY_AFTER_SECONDS)})
+
+
+def _check_quota(user) -> int:
+    """Refuse beyond the fair-use quota; returns the round of the user's latest unfinished job."""
+    active, last_round = user_line_summary(user=user)
+    _refuse_over_quota(active)
     return last_round
 
 
 def job_enqueue(*, user, selfie: Selfie, style: str, users_last_round: int | None = None,
-                retry_of: Job | None = None, source: str = "api") -> Job:
+                serving_round: int | None | object = _READ, retry_of: Job | None = None,
+                source: str = "api") -> Job:
     """Insert a queued job in its place in line, with its first event; wake the dispatcher
     once committed. The reads happen before the write transaction, which stays two inserts."""
     if users_last_round is None:
         users_last_round = user_line_summary(user=user)[1]
-    round_ = next_round(users_last_round=users_last_round, serving_round=line_serving_round())
+    if serving_round is _READ:
+        serving_round = line_serving_round()
+    round_ = next_round(users_last_round=users_last_round, serving_round=serving_round)
     now = timezone.now()
     with transaction.atomic():
         job = Job.objects.create(user=user, selfie=selfie, style=style, retry_of=retry_of,
@@ -53,16 +67,24 @@ def job_enqueue(*, user, selfie: Selfie, style: str, users_last_round: int | Non
     return job
 
 
-def _validated_inputs(*, user, selfie_id, style: str) -> Selfie:
+def _validated_inputs(*, user, selfie_id, style: str) -> SubmitInputs:
+    """The submission's reads (one query), or a 400 that says what to fix, or the quota's 429."""
     if style_get(style) is None:
         raise ApplicationError(
             f"Unknown style {style!r}. Pick one of: {', '.join(sorted(STYLES))}.",
             extra={"style": [f"Choose one of: {', '.join(sorted(STYLES))}."]})
-    try:
-        return Selfie.objects.get(pk=selfie_id, user=user)
-    except (Selfie.DoesNotExist, ValueError, TypeError, ValidationError):
+    inputs = submit_inputs(user=user, selfie_id=selfie_id)
+    if inputs is None:
         raise ApplicationError("No selfie with this id. Upload a selfie first.",
-                               extra={"selfie_id": ["No selfie with this id."]}) from None
+                               extra={"selfie_id": ["No selfie with this id."]})
+    _refuse_over_quota(inputs.active_jobs)
+    return inputs
+
+
+def _enqueue_submission(*, user, style: str, inputs: SubmitInputs) -> Job:
+    return job_enqueue(user=user, selfie=inputs.selfie, style=style,
+                       users_last_round=inputs.users_last_round,
+                       serving_round=inputs.serving_round)
 
 
 def request_fingerprint(payload: dict) -> str:
@@ -73,10 +95,8 @@ def job_create(*, user, selfie_id, style: str, idempotency_key: str | None = Non
                ) -> tuple[Job, bool]:
     """Queue a new job; returns (job, replayed). Replays honour the Idempotency-Key draft."""
     if not idempotency_key:
-        selfie = _validated_inputs(user=user, selfie_id=selfie_id, style=style)
-        last_round = _check_quota(user)
-        return job_enqueue(user=user, selfie=selfie, style=style,
-                           users_last_round=last_round), False
+        inputs = _validated_inputs(user=user, selfie_id=selfie_id, style=style)
+        return _enqueue_submission(user=user, style=style, inputs=inputs), False
 
     fingerprint = request_fingerprint({"selfie_id": str(selfie_id), "style": style})
     replay = _idempotent_replay(user=user, key=idempotency_key, fingerprint=fingerprint)
@@ -84,10 +104,9 @@ def job_create(*, user, selfie_id, style: str, idempotency_key: str | None = Non
         return replay, True
     claim = _claim_key(user=user, key=idempotency_key, fingerprint=fingerprint)
     try:
-        selfie = _validated_inputs(user=user, selfie_id=selfie_id, style=style)
-        last_round = _check_quota(user)
+        inputs = _validated_inputs(user=user, selfie_id=selfie_id, style=style)
         with transaction.atomic():
-            job = job_enqueue(user=user, selfie=selfie, style=style, users_last_round=last_round)
+            job = _enqueue_submission(user=user, style=style, inputs=inputs)
             IdempotencyKey.objects.filter(pk=claim.pk).update(job=job)
     except BaseException:
         claim.delete()  # a refused request may be retried with the same key

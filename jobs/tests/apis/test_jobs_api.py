@@ -274,3 +274,28 @@ def test_style_and_upload_choices_are_enums_in_the_schema(api):
     assert upload["content_type"] == {"$ref": "#/components/schemas/ContentTypeEnum"}
     assert schemas["ContentTypeEnum"]["enum"] == ["image/jpeg", "image/png", "image/webp"]
     assert (upload["size"]["minimum"], upload["size"]["maximum"]) == (1, 10 * 1024 * 1024)
+
+
+def test_a_submission_reads_in_one_query_and_writes_in_one_transaction(
+        api, selfie, django_assert_max_num_queries):
+    """The spike's hot path: the selfie, the quota, the user's round and the line's round in
+    one read, two inserts in one transaction, then the new job's place in line (it was 4
+    reads before the transaction: each ORM query costs more to build than to run)."""
+    submit(api, selfie)
+    with django_assert_max_num_queries(6) as captured:  # read, (BEGIN,) 2 inserts, COMMIT, place
+        assert submit(api, selfie).status_code == 202
+    writes = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(writes) == 2
+
+
+def test_a_submission_with_someone_elses_selfie_is_400(api, other_user, make_selfie):
+    response = submit(api, make_selfie(other_user))
+    assert assert_error(response, 400)["message"] == "No selfie with this id. Upload a selfie first."
+    assert not Job.objects.exists()
+
+
+def test_a_status_poll_is_two_queries(api, selfie, django_assert_num_queries):
+    """The job (with its selfie) and its place in line."""
+    job_id = submit(api, selfie).json()["id"]
+    with django_assert_num_queries(2):
+        assert api.get(f"{URL}{job_id}/").status_code == 200
