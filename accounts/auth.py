@@ -4,6 +4,7 @@ a sweep that has nothing to sweep."""
 from __future__ import annotations
 
 from django.utils import timezone
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from knox import auth as knox_auth
 
 
@@ -19,3 +20,9 @@ class TokenAuthentication(knox_auth.TokenAuthentication):
             auth_token.delete()
             return True
         return False
+
+
+class TokenScheme(KnoxTokenScheme):
+    """The OpenAPI security scheme of the class above (drf-spectacular matches exact classes)."""
+
+    target_class = "accounts.auth.TokenAuthentication"

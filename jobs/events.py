@@ -50,6 +50,17 @@ def _group_channel(group: str) -> str:
     return f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}__group__{group}"
 
 
+def _publishing(messages: list[tuple[str, dict]]):
+    """The PUBLISH commands of (group, message) pairs, to add to a pipeline."""
+    layer = get_channel_layer()
+    payloads = [(_group_channel(group), layer.serialize(message)) for group, message in messages]
+
+    def commands(pipe) -> None:
+        for channel, payload in payloads:
+            pipe.publish(channel, payload)
+    return commands
+
+
 def publish(messages: list[tuple[str, dict]]) -> None:
     """Send each (group, message) to the sockets in that group, in one round trip.
 
@@ -57,18 +68,15 @@ def publish(messages: list[tuple[str, dict]]) -> None:
     """
     if not messages:
         return
-    layer = get_channel_layer()
     pipe = dispatch_redis.client().pipeline(transaction=False)
-    for group, message in messages:
-        pipe.publish(_group_channel(group), layer.serialize(message))
+    _publishing(messages)(pipe)
     pipe.execute()
 
 
 def send_job_event(message: JobEventMessage) -> None:
-    """Send to the job's group and its owner's group; a Redis outage must not break a job."""
-    try:
-        publish([(job_group(message["job_id"]), message),
-                 (user_group(message["user_id"]), message)])
-    except Exception:  # the timeline in the database stays complete; clients catch up from it
-        logger.warning("could not publish event %s#%s", message["job_id"], message["seq"],
-                       exc_info=True)
+    """Send to the job's group and its owner's group, in the open one_round_trip() if any. A
+    Redis outage must not break a job: the timeline in the database stays complete and clients
+    catch up from it."""
+    dispatch_redis.send(_publishing([(job_group(message["job_id"]), message),
+                                     (user_group(message["user_id"]), message)]),
+                        what=f"event {message['job_id']}#{message['seq']}")

@@ -53,7 +53,11 @@ def acquire(*, provider: str, job_id, limit: int) -> bool:
 
 
 def release(*, provider: str, job_id) -> None:
-    dispatch_redis.client().zrem(_slot_key(provider), str(job_id))
+    """Free the job's slot; inside a one_round_trip() block it goes with the block's other
+    commands, in order (a wake-up queued after it finds the slot free). A Redis failure is
+    logged: the slot's lease ends, or the reconciler's resync drops it."""
+    dispatch_redis.send(lambda pipe: pipe.zrem(_slot_key(provider), str(job_id)),
+                        what=f"release of {provider}'s slot of {job_id}")
 
 
 def in_use(*, provider: str) -> int:

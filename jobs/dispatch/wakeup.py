@@ -15,13 +15,12 @@ WAKE_LIST = "wake"
 
 def request_dispatch() -> None:
     """Tell the dispatcher that a job is waiting or a slot is free."""
-    try:
-        pipe = dispatch_redis.client().pipeline()
+    def commands(pipe) -> None:
         pipe.lpush(dispatch_redis.key(WAKE_LIST), 1)
         pipe.ltrim(dispatch_redis.key(WAKE_LIST), 0, 0)  # many wake-ups collapse into one
-        pipe.execute()
-    except Exception:  # the reconciler's next pass dispatches anyway
-        logger.warning("could not wake the dispatcher", exc_info=True)
+
+    # If Redis is down, the reconciler's next pass dispatches anyway.
+    dispatch_redis.send(commands, what="the dispatcher's wake-up")
 
 
 def wait_for_wakeup(timeout: float) -> bool:

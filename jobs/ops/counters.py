@@ -49,14 +49,12 @@ def _minute(at: float | None = None) -> int:
 def count(name: str, label: str, amount: int = 1, *, at: float | None = None) -> None:
     """Add `amount` to counter `name{label}`: its total and this minute's bucket."""
     bucket = _key("minute", name, str(_minute(at)))
-    try:
-        pipe = dispatch_redis.client().pipeline(transaction=False)
+
+    def commands(pipe) -> None:
         pipe.hincrby(_key("total", name), label, amount)
         pipe.hincrby(bucket, label, amount)
         pipe.expire(bucket, BUCKET_TTL_SECONDS)
-        pipe.execute()
-    except redis.RedisError:
-        logger.warning("could not count %s{%s}", name, label, exc_info=True)
+    dispatch_redis.send(commands, what=f"count {name}{{{label}}}")
 
 
 def totals(name: str) -> dict[str, int]:

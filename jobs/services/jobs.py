@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.exceptions import ApplicationError
+from jobs.dispatch import redis as dispatch_redis
 from jobs.dispatch.wakeup import request_dispatch, request_provider_cancel
 from jobs.line import line_key, next_round
 from jobs.models import TERMINAL_STATUSES, IdempotencyKey, Job, JobStatus, Selfie
@@ -58,7 +59,7 @@ def job_enqueue(*, user, selfie: Selfie, style: str, users_last_round: int | Non
         serving_round = line_serving_round()
     round_ = next_round(users_last_round=users_last_round, serving_round=serving_round)
     now = timezone.now()
-    with transaction.atomic():
+    with dispatch_redis.one_round_trip(), transaction.atomic():  # on-commit: one round trip
         job = Job.objects.create(user=user, selfie=selfie, style=style, retry_of=retry_of,
                                  status=JobStatus.QUEUED, stage=STAGE_TEXT[JobStatus.QUEUED],
                                  line_key=line_key(round_=round_, at=now), last_seq=1)
@@ -105,7 +106,7 @@ def job_create(*, user, selfie_id, style: str, idempotency_key: str | None = Non
     claim = _claim_key(user=user, key=idempotency_key, fingerprint=fingerprint)
     try:
         inputs = _validated_inputs(user=user, selfie_id=selfie_id, style=style)
-        with transaction.atomic():
+        with dispatch_redis.one_round_trip(), transaction.atomic():
             job = _enqueue_submission(user=user, style=style, inputs=inputs)
             IdempotencyKey.objects.filter(pk=claim.pk).update(job=job)
     except BaseException:

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from jobs.dispatch import redis as dispatch_redis
 from jobs.events import send_job_event
 from jobs.logs import job_log_context
 from jobs.models import STATUS_RANK, TERMINAL_STATUSES, Job, JobEvent, JobStatus
@@ -66,7 +67,9 @@ def job_transition(*, job_id, status: str, source: str, stage: str | None = None
     if requeue and status != JobStatus.QUEUED:
         raise ValueError("requeue only returns a job to 'queued'")
 
-    with transaction.atomic():
+    # One Redis round trip for what the commit tells the sockets and the engine (unless an
+    # outer transaction commits later: then _after_commit still sends each event's in one).
+    with dispatch_redis.one_round_trip(), transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job_id)
         if expect and any(getattr(job, name) != value for name, value in expect.items()):
             return Transition(TransitionResult.IGNORED, job)
@@ -137,7 +140,9 @@ def _apply(job: Job, *, status, stage, progress, requeue, fields, now) -> None:
 
 
 def _after_commit(job: Job, event: JobEvent) -> None:
-    with job_log_context(job):  # the hooks' lines (email, push, dispatch) are about this job
+    # The hooks' lines (email, push, dispatch) are about this job; their Redis commands go in
+    # one round trip.
+    with job_log_context(job), dispatch_redis.one_round_trip():
         _run_after_commit(job, event)
 
 

@@ -67,13 +67,14 @@ return -2
 def request_queue_broadcast() -> None:
     """Broadcast now unless one ran in the last interval; then once more when it ends."""
     interval_ms = max(1, int(settings.QUEUE_BROADCAST_INTERVAL * 1000))
-    try:
-        plan = dispatch_redis.client().eval(
-            _REQUEST, 3, _key("changed"), _key("lock"), _key("trailing"),
-            timezone.now().isoformat(), interval_ms)
-    except Exception:  # positions are a courtesy; the next change or a reconnect fixes them
-        logger.warning("queue position broadcast failed", exc_info=True)
-        return
+    # Positions are a courtesy: if Redis is down, the next change or a reconnect fixes them.
+    dispatch_redis.send(
+        lambda pipe: pipe.eval(_REQUEST, 3, _key("changed"), _key("lock"), _key("trailing"),
+                               timezone.now().isoformat(), interval_ms),
+        what="the queue broadcast's request", then=lambda results: _plan(results[0]))
+
+
+def _plan(plan: int) -> None:
     if plan == -1:
         # On a thread of its own: the caller (a request, the dispatcher) must not wait for
         # a pass over the whole line.

@@ -57,6 +57,20 @@ class TestDownload:
         with pytest.raises(OutputRefused):
             fetch(f"{server.url}/outputs/1")
 
+    def test_downloads_share_one_pooled_client(self, server, monkeypatch):
+        """Building an httpx client costs ~25 ms of CPU (its CA bundle): one per process."""
+        built = []
+        original = httpx.Client.__init__
+
+        def counting(client, *args, **kwargs):
+            built.append(client)
+            original(client, *args, **kwargs)
+        monkeypatch.setattr(httpx.Client, "__init__", counting)
+        for _ in range(3):
+            server.reply(200, VIDEO)
+            assert fetch(f"{server.url}/outputs/1")[0] == len(VIDEO)
+        assert len(built) <= 1
+
     def test_endless_redirects_stop(self, server):
         for _ in range(MAX_REDIRECTS + 1):
             server.reply(302, b"", headers={"Location": "/outputs/again"})

@@ -1,0 +1,75 @@
+"""What a committed job change tells Redis (the event's PUBLISH, the dispatcher's wake-up, the
+counters, the queue broadcast, a freed slot) goes in one round trip: under a spike each round
+trip is also a wait for the GIL."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+import redis
+
+from jobs.dispatch import redis as dispatch_redis
+from jobs.dispatch import slots
+from jobs.models import JobStatus
+from jobs.services.jobs import job_create
+from jobs.services.transitions import job_transition
+
+pytestmark = pytest.mark.django_db(transaction=True)  # on-commit hooks run at real commits
+
+
+HANDSHAKE = (b"HELLO", b"CLIENT", b"PING", b"SELECT", b"AUTH")
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    """What this thread sends to Redis (the queue broadcast's own thread is not the caller's
+    wait), less a new connection's handshake."""
+    sent = []
+    original = redis.connection.Connection.send_packed_command
+    caller = threading.current_thread()
+
+    def counting(connection, command, *args, **kwargs):
+        packed = b"".join(command) if isinstance(command, list) else command
+        if threading.current_thread() is caller and not any(
+                f"\r\n{word.decode()}\r\n".encode() in packed[:40] for word in HANDSHAKE):
+            sent.append(packed)
+        return original(connection, command, *args, **kwargs)
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counting)
+    return sent
+
+
+@pytest.mark.parametrize("key", [None, "idempotent-1"])
+def test_a_submission_tells_redis_everything_in_one_round_trip(user, selfie, round_trips, key):
+    job_create(user=user, selfie_id=selfie.id, style="cyberpunk-hero")  # connected, timings read
+    round_trips.clear()
+    job_create(user=user, selfie_id=selfie.id, style="cyberpunk-hero", idempotency_key=key)
+    assert len(round_trips) == 1
+    sent = b"".join(round_trips)
+    for command in (b"PUBLISH", b"LPUSH", b"HINCRBY", b"EVAL"):
+        assert command in sent
+
+
+def test_a_render_done_frees_the_slot_before_the_wake_up_in_one_round_trip(
+        user, selfie, round_trips):
+    job, _ = job_create(user=user, selfie_id=selfie.id, style="cyberpunk-hero")
+    job_transition(job_id=job.id, status=JobStatus.DISPATCHING, source="test",
+                   fields={"provider": "local"})
+    assert slots.acquire(provider="local", job_id=job.id, limit=5)
+    round_trips.clear()
+    job_transition(job_id=job.id, status=JobStatus.SAVING, source="test")
+    assert len(round_trips) == 1
+    sent = b"".join(round_trips)
+    assert sent.index(b"ZREM") < sent.index(b"LPUSH")
+    assert slots.in_use(provider="local") == 0
+
+
+def test_a_redis_outage_is_logged_not_raised(user, selfie, monkeypatch, caplog):
+    def down(*args, **kwargs):
+        raise redis.ConnectionError("Redis is restarting")
+    monkeypatch.setattr(redis.client.Pipeline, "execute", down)
+    with caplog.at_level(logging.WARNING, logger=dispatch_redis.__name__):
+        job, _ = job_create(user=user, selfie_id=selfie.id, style="cyberpunk-hero")
+    assert job.status == JobStatus.QUEUED
+    assert "could not send to Redis" in caplog.text and "wake-up" in caplog.text
