@@ -16,7 +16,6 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 from django.conf import settings
-from django.core.files import File
 from django.core.files.storage import default_storage
 
 from common.outbound import UnsafeURL, check_public_url
@@ -24,6 +23,7 @@ from common.video_probe import NotAVideo, probe_video
 from jobs.dispatch.wakeup import MIRROR_LEASE_SECONDS
 from jobs.logs import about_job
 from jobs.models import Job
+from jobs.s3 import put_file
 from jobs.services.outputs import job_claim_copy, job_fail_copy, job_record_output
 from providers.exceptions import ProviderError
 from providers.registry import get_backend, provider_names
@@ -120,8 +120,8 @@ def mirror_output(*, job_id) -> None:
                 buffer.seek(0)
                 probe_video(buffer, size=size)
                 buffer.seek(0)
-                key = default_storage.save(output_key(job, attempt),
-                                           File(buffer, name="video.mp4"))
+                key = output_key(job, attempt)
+                put_file(key, buffer, content_type="video/mp4")
             break
         except OutputGone:
             url = None if refreshed else _fresh_output_url(job)

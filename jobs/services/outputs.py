@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
 from jobs.models import Job, JobStatus
+from jobs.s3 import object_size
 from jobs.services.dispatch import job_fail
 from jobs.services.transitions import Transition, job_transition
 
@@ -33,12 +33,13 @@ def job_claim_copy(*, job_id, lease_seconds: float) -> Job | None:
 def job_record_output(*, job_id, attempt: int, key: str) -> Transition | None:
     """The copy `attempt` stored the video at `key`: the job succeeds, if that copy still
     holds the job and the stored object is there. None: nothing is stored at `key`."""
-    if not default_storage.exists(key):  # a job never succeeds without its video
+    size = object_size(key)
+    if size is None:  # a job never succeeds without its video
         return None
     return job_transition(job_id=job_id, status=JobStatus.SUCCEEDED, source="mirror",
                           expect={"copy_attempts": attempt},
                           fields={"output_key": key, "lease_until": None},
-                          detail={"bytes": default_storage.size(key)})
+                          detail={"bytes": size})
 
 
 def job_fail_copy(*, job_id, attempt: int, code: str, message: str) -> Transition:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import uuid
 
+import botocore.endpoint
 import httpx
 import pytest
 from django.core.files.storage import default_storage
@@ -134,6 +135,23 @@ class TestMirrorOutput:
         assert job.output_key == output_key(job, job.copy_attempts)
         with default_storage.open(job.output_key) as stored:
             assert stored.read() == VIDEO
+        default_storage.delete(job.output_key)
+
+    def test_a_copy_is_two_s3_requests(self, server, saving_job, monkeypatch):
+        """One PUT and one HEAD: django-storages' save() also asked whether the name was free,
+        and its exists() and size() were a HEAD each, every one through a new boto3 resource."""
+        operations = []
+        make_request = botocore.endpoint.Endpoint.make_request
+
+        def recording(endpoint, operation_model, request_dict):
+            operations.append(operation_model.name)
+            return make_request(endpoint, operation_model, request_dict)
+        monkeypatch.setattr(botocore.endpoint.Endpoint, "make_request", recording)
+        job = saving_job(f"{server.url}/outputs/1.mp4")
+        server.reply(200, VIDEO)
+        mirror_output(job_id=job.id)
+        assert state(job) == (JobStatus.SUCCEEDED, "")
+        assert operations == ["PutObject", "HeadObject"]
         default_storage.delete(job.output_key)
 
     def test_an_expired_url_is_refreshed_from_the_provider_once(self, server, saving_job):
