@@ -19,6 +19,7 @@ ROLE_PATTERNS = (
              "hypercorn")),
     ("worker", ("qcluster", "launcher.serve worker")),
     ("dispatcher", ("dispatcher",)),
+    ("copier", ("manage.py copier", "launcher.serve copier")),
     ("provider", ("local_provider",)),
     ("redis", ("redis-server",)),
     ("s3", ("weed",)),

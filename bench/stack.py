@@ -117,8 +117,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="socket processes (WebSockets under /ws/), default 1")
     parser.add_argument("--workers", type=int, default=1, help="task workers, default 1")
     parser.add_argument("--dispatchers", type=int, default=1, help="dispatchers, default 1")
+    parser.add_argument("--copiers", type=int, default=1,
+                        help="copiers (finished videos into S3), default 1")
     args = parser.parse_args(argv)
-    for name in ("web", "sockets", "workers", "dispatchers"):
+    for name in ("web", "sockets", "workers", "dispatchers", "copiers"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
     if not 1024 <= args.port <= 65535 - 10000 - 10:  # SeaweedFS's gRPC ports sit at +10000
@@ -299,8 +301,10 @@ class PrivatePostgres:
 
 def postgres_max_connections(args: argparse.Namespace) -> int:
     # A web or socket process holds a connection per thread running sync code; a worker one per
-    # task process (WORKER_PROCESSES, 2) plus its cluster's own; a dispatcher a few.
-    return max(200, 40 * (args.web + args.sockets) + 10 * (args.workers + args.dispatchers) + 20)
+    # task process (WORKER_PROCESSES, 2) plus its cluster's own; a dispatcher a few; a copier
+    # one per copy thread (8).
+    return max(200, 40 * (args.web + args.sockets)
+               + 10 * (args.workers + args.dispatchers + args.copiers) + 20)
 
 
 # --- nginx --------------------------------------------------------------------------------------
@@ -372,8 +376,10 @@ def app_children(args: argparse.Namespace, ports: StackPorts, state: Path,
     # The worker wrapper forwards SIGTERM to qcluster's main process only (see launcher/serve.py).
     children += [Child(f"worker.{i}", [*serve, "worker"], stage=APP, env=env, cwd=BASE_DIR)
                  for i in range(1, args.workers + 1)]
-    children += [Child(f"dispatcher.{i}", [*serve, "dispatcher"], stage=APP, env=env,
-                       cwd=BASE_DIR) for i in range(1, args.dispatchers + 1)]
+    children += [Child(f"dispatcher.{i}", [*serve, "dispatcher", "--copy-threads", "0"],
+                       stage=APP, env=env, cwd=BASE_DIR) for i in range(1, args.dispatchers + 1)]
+    children += [Child(f"copier.{i}", [*serve, "copier"], stage=APP, env=env, cwd=BASE_DIR)
+                 for i in range(1, args.copiers + 1)]
     return children
 
 
@@ -404,7 +410,8 @@ def run(args: argparse.Namespace, supervisor: Supervisor) -> None:
     supervisor.align(["postgres", front.name, *(child.name for child in app)])
     supervisor.say(
         f"nginx :{ports.public} → web ×{args.web} :{ports.web[0]}…, sockets ×{args.sockets} "
-        f":{ports.sockets[0]}…; workers ×{args.workers}, dispatchers ×{args.dispatchers}; "
+        f":{ports.sockets[0]}…; workers ×{args.workers}, dispatchers ×{args.dispatchers}, "
+        f"copiers ×{args.copiers}; "
         f"open files {open_files}; state in {state}")
     if overlap := ephemeral_overlap([port for port, _ in needed]):
         supervisor.say(f"warning: ports {min(overlap)}…{max(overlap)} are in the ephemeral "

@@ -114,7 +114,11 @@ def add_processes(manager: Manager, env: dict[str, str], embedded: dict[str, boo
                         env=env, cwd=str(BASE_DIR))
     manager.add_process("worker", _command([PYTHON, "-m", "launcher.serve", "worker"]), env=env,
                         cwd=str(BASE_DIR))
-    manager.add_process("dispatcher", _command([PYTHON, "-m", "launcher.serve", "dispatcher"]),
+    # Copies run in a process of their own: their CPU would delay the dispatcher (one GIL).
+    manager.add_process("dispatcher", _command([PYTHON, "-m", "launcher.serve", "dispatcher",
+                                                "--copy-threads", "0"]),
+                        env=env, cwd=str(BASE_DIR))
+    manager.add_process("copier", _command([PYTHON, "-m", "launcher.serve", "copier"]),
                         env=env, cwd=str(BASE_DIR))
     if embedded["local_provider"]:
         manager.add_process("provider", _command([

@@ -1,4 +1,5 @@
-"""Start one Surge process once the services it needs answer: web, worker or dispatcher.
+"""Start one Surge process once the services it needs answer: web, worker, dispatcher or
+copier.
 
 Used by `make run` and usable on its own in production (one command per container/unit).
 """
@@ -40,9 +41,12 @@ def wait_for_dependencies() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("role", choices=["web", "worker", "dispatcher"])
+    parser.add_argument("role", choices=["web", "worker", "dispatcher", "copier"])
     parser.add_argument("--bind", default=os.environ.get("BIND", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=None, help="web: the port (else PORT).")
+    parser.add_argument("--copy-threads", type=int, default=None,
+                        help="dispatcher: threads copying results (0 when a copier runs); "
+                             "copier: its threads. Default 8.")
     args = parser.parse_args()
     started = time.monotonic()
     wait_for_dependencies()
@@ -53,7 +57,12 @@ def main() -> None:
                                    "--port", port])
     if args.role == "worker":
         sys.exit(run_qcluster())
-    os.execvp(sys.executable, [sys.executable, "manage.py", "dispatcher"])
+    threads = [] if args.copy_threads is None else [str(args.copy_threads)]
+    if args.role == "copier":
+        os.execvp(sys.executable, [sys.executable, "manage.py", "copier",
+                                   *(["--threads", *threads] if threads else [])])
+    os.execvp(sys.executable, [sys.executable, "manage.py", "dispatcher",
+                               *(["--copy-threads", *threads] if threads else [])])
 
 
 def run_qcluster() -> int:

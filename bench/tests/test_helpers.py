@@ -32,6 +32,8 @@ def test_roles_come_from_command_lines():
                     "uvicorn.workers.UvicornWorker"]) == "web"
     assert role_of(["python", "manage.py", "qcluster"]) == "worker"
     assert role_of(["python", "manage.py", "dispatcher"]) == "dispatcher"
+    assert role_of(["python", "manage.py", "copier", "--threads", "8"]) == "copier"
+    assert role_of(["/bin/sh", "-c", "python -m launcher.serve copier"]) == "copier"
     assert role_of(["python", "-m", "local_provider", "--port", "1"]) == "provider"
     assert role_of(["redis-server", "127.0.0.1:6379"]) == "redis"
     assert role_of(["weed", "mini", "-dir=/tmp/s3"]) == "s3"

@@ -23,7 +23,8 @@ from project.testing.processes import descendants, still_running, stop_tree
 # Generous: they only run out when something is broken, and the machine may be busy.
 STOP_SECONDS = 60
 STARTED = [re.compile(pattern) for pattern in (
-    r"Q Cluster \S+ .*running\.", r"dispatcher running", r"local_provider listening")]
+    r"Q Cluster \S+ .*running\.", r"dispatcher running", r"copier running",
+    r"local_provider listening")]
 QCLUSTER_STARTED = [re.compile(pattern) for pattern in (rb"Q Cluster \S+ .*running\.",
                                                         rb"pushing tasks")]
 
@@ -104,7 +105,7 @@ def test_make_run_serves_the_app_and_stops_cleanly_on_sigterm(launcher):
     output = open(log_path).read()
     assert "Surge is running at" in output
     assert "demo@surge.local" in output
-    for name in ("redis", "s3", "web", "worker", "dispatcher", "provider"):
+    for name in ("redis", "s3", "web", "worker", "dispatcher", "copier", "provider"):
         assert f"{name} started" in output, output[-3000:]
     tree = descendants(process)
     process.send_signal(signal.SIGTERM)

@@ -19,14 +19,18 @@ class Command(BaseCommand):
         parser.add_argument("--submit-threads", type=int, default=32,
                             help="Threads making provider submissions in this process.")
         parser.add_argument("--copy-threads", type=int, default=8,
-                            help="Threads copying finished videos into our bucket.")
+                            help="Threads copying finished videos into our bucket; 0 when a "
+                                 "copier process (manage.py copier) does it. The copies' "
+                                 "CPU then no longer delays handing freed slots their next "
+                                 "job (one GIL per process).")
 
     def handle(self, *args, interval=None, submit_threads=32, copy_threads=8, **options):
         use_submit_threads(submit_threads)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        copier = run_copier(threads=copy_threads, stop=stop)
+        copier = run_copier(threads=copy_threads, stop=stop) if copy_threads > 0 else None
         self.stdout.write("dispatcher running")
         run_forever(interval=interval, stop=stop)
-        copier.join(timeout=30)
+        if copier is not None:
+            copier.join(timeout=30)
