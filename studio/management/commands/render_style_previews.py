@@ -1,0 +1,48 @@
+"""Render the style previews and the landing page's sample from the bundled sample selfie.
+
+Run once after changing a style or the local provider's looks, then commit the files: they are
+small (see STYLE_PREVIEW and LANDING_SAMPLE) and served as static files.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from jobs.styles import STYLES
+from providers.base import compose_prompt
+
+STATIC = settings.BASE_DIR / "static"
+SAMPLE_SELFIE = "samples/selfie-astronaut.jpg"
+LANDING_STYLE = "cyberpunk-hero"
+# The landing page's "after": the sample selfie in LANDING_STYLE, as the provider renders it.
+LANDING_SAMPLE = f"samples/selfie-astronaut-{LANDING_STYLE}"
+# Small enough for a page of six (≤ 150 KB each), sharp enough for a card.
+STYLE_PREVIEW = ["--short-side", "240", "--crf", "27"]
+LANDING_PREVIEW = ["--short-side", "384", "--crf", "26"]
+
+
+class Command(BaseCommand):
+    help = __doc__
+
+    def handle(self, *args, **options):
+        (STATIC / "styles").mkdir(exist_ok=True)
+        for style in STYLES.values():
+            self.render(compose_prompt(prompt=style.prompt, style=style.title),
+                        style.preview, style.poster, STYLE_PREVIEW)
+        style = STYLES[LANDING_STYLE]
+        self.render(compose_prompt(prompt=style.prompt, style=style.title),
+                    f"{LANDING_SAMPLE}.mp4", f"{LANDING_SAMPLE}.jpg", LANDING_PREVIEW)
+
+    def render(self, prompt: str, clip: str, poster: str, size: list[str]) -> None:
+        # The local provider is an outside service that imports nothing of ours (and we import
+        # nothing of it): its renderer runs as its own command, given the prompt a provider gets.
+        subprocess.run([sys.executable, "-m", "local_provider.preview",
+                        "--image", str(STATIC / SAMPLE_SELFIE), "--prompt", prompt,
+                        "--out", str(STATIC / clip), "--poster", str(STATIC / poster), *size],
+                       check=True, cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL)
+        sizes = ", ".join(f"{(STATIC / name).stat().st_size // 1024} KB" for name in (clip, poster))
+        self.stdout.write(f"{clip}: {sizes}")
