@@ -16,6 +16,7 @@ from jobs.models import JobStatus
 from jobs.presenter import job_state, job_states
 from jobs.s3 import signed_url
 from jobs.selectors import job_get_for_user, job_list_for_user
+from jobs.services.images import selfie_rules
 from jobs.styles import STYLES
 
 GALLERY_SIZE = 48
@@ -23,7 +24,9 @@ GALLERY_SIZE = 48
 
 @login_required
 def create(request):
-    return render(request, "studio/create.html", {"styles": list(STYLES.values())})
+    # The photo rules are the upload's own, so the page checks a pick the way the server will.
+    return render(request, "studio/create.html", {"styles": list(STYLES.values()),
+                                                  "rules": selfie_rules()})
 
 
 @login_required
