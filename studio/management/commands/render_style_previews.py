@@ -14,12 +14,9 @@ from django.core.management.base import BaseCommand
 
 from jobs.styles import STYLES
 from providers.base import compose_prompt
+from studio.samples import SAMPLE_RESULT, SAMPLE_RESULT_POSTER, SAMPLE_SELFIE, SAMPLE_STYLE
 
 STATIC = settings.BASE_DIR / "static"
-SAMPLE_SELFIE = "samples/selfie-astronaut.jpg"
-LANDING_STYLE = "cyberpunk-hero"
-# The landing page's "after": the sample selfie in LANDING_STYLE, as the provider renders it.
-LANDING_SAMPLE = f"samples/selfie-astronaut-{LANDING_STYLE}"
 # Small enough for a page of six (≤ 150 KB each), sharp enough for a card.
 STYLE_PREVIEW = ["--short-side", "240", "--crf", "27"]
 LANDING_PREVIEW = ["--short-side", "384", "--crf", "26"]
@@ -33,9 +30,9 @@ class Command(BaseCommand):
         for style in STYLES.values():
             self.render(compose_prompt(prompt=style.prompt, style=style.title),
                         style.preview, style.poster, STYLE_PREVIEW)
-        style = STYLES[LANDING_STYLE]
+        style = STYLES[SAMPLE_STYLE]  # the landing page's "after"
         self.render(compose_prompt(prompt=style.prompt, style=style.title),
-                    f"{LANDING_SAMPLE}.mp4", f"{LANDING_SAMPLE}.jpg", LANDING_PREVIEW)
+                    SAMPLE_RESULT, SAMPLE_RESULT_POSTER, LANDING_PREVIEW)
 
     def render(self, prompt: str, clip: str, poster: str, size: list[str]) -> None:
         # The local provider is an outside service that imports nothing of ours (and we import
