@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from accounts.models import User
 from jobs.services.images import MIN_SIDE
 from jobs.styles import STYLES
-from notifications.tests.conftest import PASSWORD
+from notifications.tests.conftest import PASSWORD, make_job
 from project.testing.live_app import LiveApp
 from studio.tests.browser import in_thread, login_cookie, shot
 
@@ -143,3 +143,22 @@ def test_a_photo_the_server_refuses_is_explained_next_to_the_picker(create_page,
     expect(page.get_by_role("button", name="Generate")).to_be_disabled()
     assert in_view_and_focused(page, "[data-photo-message]")
     shot(page, f"create-server-refused-{viewport['width']}")
+
+
+@pytest.mark.parametrize("viewport", [PHONE], ids=["390"])
+def test_a_refused_job_is_explained_in_view_and_focused(create_page, viewport, settings):
+    """After Generate, an error about the job (here the fair-use quota, a 429) is brought into
+    view and focused on a phone, not left below the fold; Generate works again."""
+    limit = settings.MAX_ACTIVE_JOBS_PER_USER
+    user = in_thread(User.objects.get, email=f"maker{viewport['width']}@example.com")
+    in_thread(lambda: [make_job(user) for _ in range(limit)])
+    page = create_page
+    page.get_by_role("button", name="Try it with a sample selfie").click()
+    expect(page.locator("[data-photo-message]")).to_have_text("Photo OK: 512 × 512 pixels.")
+    page.evaluate("window.scrollTo(0, 0)")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("[data-error]")).to_have_text(
+        f"You already have {limit} videos in progress. Wait for one to finish, then try again.")
+    assert in_view_and_focused(page, "[data-error]")
+    expect(page.get_by_role("button", name="Generate")).to_be_enabled()
+    shot(page, f"create-job-refused-{viewport['width']}")
