@@ -84,6 +84,10 @@ def test_a_style_is_picked_by_keyboard(create_page, viewport):
     card = page.locator(f'input[value="{second.slug}"] + .style-card')
     assert card.evaluate("c => getComputedStyle(c).outlineStyle") == "solid"  # visible focus
     assert page.get_by_role("radio", name=second.title).get_attribute("aria-describedby")
+    page.wait_for_function("""(slug) => {  // the picked style's preview loop plays
+        const video = document.querySelector(`input[value="${slug}"] + .style-card video`);
+        return !video.paused && video.currentTime > 0 && video.videoWidth === 240;
+    }""", arg=second.slug)
     posters = page.locator("[data-style-preview]")
     assert all(posters.nth(i).evaluate("v => v.poster.endsWith('.jpg')")
                for i in range(len(STYLES)))
@@ -162,3 +166,15 @@ def test_a_refused_job_is_explained_in_view_and_focused(create_page, viewport, s
     assert in_view_and_focused(page, "[data-error]")
     expect(page.get_by_role("button", name="Generate")).to_be_enabled()
     shot(page, f"create-job-refused-{viewport['width']}")
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP], ids=["1280"])
+def test_previews_stay_still_for_reduced_motion(create_page, viewport):
+    """With reduced motion asked for, picking a style shows its poster; nothing plays."""
+    page = create_page
+    page.emulate_media(reduced_motion="reduce")
+    slug = list(STYLES)[2]
+    page.locator(f'input[value="{slug}"] + .style-card').click()
+    expect(page.locator(f'input[value="{slug}"]')).to_be_checked()
+    # play() flips `paused` at once, in the change handler that ran with the click: no wait.
+    assert page.locator("[data-style-preview]").evaluate_all("vs => vs.every(v => v.paused)")
