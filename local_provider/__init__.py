@@ -1,8 +1,9 @@
 """A local stand-in for the AI video providers: real HTTP, real video, faults on demand.
 
 An outside service (it imports nothing of the Django app) that impersonates WaveSpeedAI, Replicate
-and fal.ai field for field, renders a real "cyberpunk hero" clip from the submitted image on the
-CPU (Pillow + PyAV, H.264/yuv420p MP4 with faststart, 72 frames at 24 fps, short side 512 px), and
+and fal.ai field for field, renders a real clip from the submitted image on the CPU (Pillow + PyAV,
+H.264/yuv420p MP4 with faststart, 72 frames at 24 fps, short side 512 px) in the look its prompt
+names (looks.py: cyberpunk, noir, anime, watercolor, western, underwater), and
 misbehaves when told to. It is the app's default provider locally and the harness of its
 reliability tests.
 
@@ -39,8 +40,8 @@ Knobs (flag --name-with-dashes, env LOCAL_PROVIDER_<NAME>, JSON key for POST /_c
     webhook_timeout_seconds (15), webhook_max_retries (5)
     output_ttl_seconds (3600)   outputs answer 410 afterwards; Replicate shows output null,
                                 data_removed true (the TTL in force when asked is applied)
-    mode ("render")             "fast" serves one cached clip (rendered once into the state dir's
-                                cache/, re-rendered if it does not play; providers may share it)
+    mode ("render")             "fast" serves one cached clip per look (rendered once into the state
+                                dir's cache/, re-rendered if it does not play; providers may share it)
     time_scale (1.0)            scales the nominal boot/idle/render times and webhook backoff
                                 (5, 15, 30, 60, 120, 300 s) and a receiver's Retry-After
     seed (random)               seeds the one random.Random behind ids, failures and webhook faults

@@ -1,4 +1,5 @@
-"""Renders the "cyberpunk hero" image-to-video clip with Pillow and PyAV (runs in a worker process)."""
+"""Renders the image-to-video clip with Pillow and PyAV (runs in a worker process); the prompt
+picks its look (looks.py)."""
 
 import io
 import os
@@ -6,25 +7,28 @@ import random
 import tempfile
 
 import av
-from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageOps
+from PIL import Image, ImageDraw, ImageOps
+
+from .looks import LOOKS, look_for
 
 FPS = 24
 SECONDS = 3
 SHORT_SIDE = 512
 MAX_LONG_SIDE = 912
 BATCH = 8
-ZOOM_END = 1.14
+CRF = 23
 
 
 class RenderCancelled(Exception):
     """The engine asked the render to stop (cancel or injected failure)."""
 
 
-def output_size(width: int, height: int) -> tuple[int, int]:
+def output_size(width: int, height: int, short_side: int = SHORT_SIDE) -> tuple[int, int]:
     """Keep the aspect ratio, short side 512, long side capped, both even (yuv420p needs even sizes)."""
-    scale = SHORT_SIDE / min(width, height)
+    scale = short_side / min(width, height)
     w, h = round(width * scale), round(height * scale)
-    w, h = min(w, MAX_LONG_SIDE), min(h, MAX_LONG_SIDE)
+    long_side = MAX_LONG_SIDE * short_side // SHORT_SIDE
+    w, h = min(w, long_side), min(h, long_side)
     return w - w % 2, h - h % 2
 
 
@@ -42,64 +46,24 @@ def placeholder_image(size: int = 512) -> bytes:
     return buf.getvalue()
 
 
-def _grade(img: Image.Image) -> Image.Image:
-    """Neon magenta/cyan grade: colorize the luminance, blend back some of the original."""
-    gray = ImageOps.autocontrast(img.convert("L"), cutoff=1)
-    neon = ImageOps.colorize(gray, black=(12, 0, 30), mid=(230, 0, 170), white=(40, 255, 255))
-    graded = Image.blend(img, neon, 0.62)
-    graded = ImageEnhance.Contrast(graded).enhance(1.25)
-    return ImageEnhance.Color(graded).enhance(1.35)
-
-
-def _vignette(size: tuple[int, int]) -> Image.Image:
-    """A soft dark border, multiplied over every frame."""
-    w, h = size
-    mask = Image.new("L", (w, h), 0)
-    ImageDraw.Draw(mask).ellipse([-w * 0.15, -h * 0.15, w * 1.15, h * 1.15], fill=255)
-    mask = mask.filter(ImageFilter.GaussianBlur(max(w, h) // 8))
-    return Image.merge("RGB", [ImageOps.autocontrast(mask, cutoff=0).point(lambda v: 70 + v * 185 // 255)] * 3)
-
-
-def _scanlines(size: tuple[int, int]) -> Image.Image:
-    """Dark rows every 3 px, twice as tall as the frame so it can scroll."""
-    w, h = size
-    lines = Image.new("RGB", (w, h * 2), (255, 255, 255))
-    draw = ImageDraw.Draw(lines)
-    for y in range(0, h * 2, 3):
-        draw.line([(0, y), (w, y)], fill=(170, 170, 185))
-    return lines
-
-
-def _glitch(frame: Image.Image, rnd: random.Random) -> Image.Image:
-    """RGB split plus a few horizontally displaced slices."""
-    r, g, b = frame.split()
-    dx = rnd.randint(4, 14)
-    frame = Image.merge("RGB", (ImageChops.offset(r, dx, 0), g, ImageChops.offset(b, -dx, 0)))
-    w, h = frame.size
-    for _ in range(rnd.randint(2, 5)):
-        top = rnd.randrange(0, h - 8)
-        band = frame.crop((0, top, w, top + rnd.randint(4, 24)))
-        frame.paste(ImageChops.offset(band, rnd.randint(-40, 40), 0), (0, top))
-    return frame
-
-
 def render_clip(image_bytes: bytes, out_path: str, *, seed: int, progress_path: str | None = None,
-                control_path: str | None = None, seconds: int = SECONDS) -> dict:
+                control_path: str | None = None, seconds: int = SECONDS, prompt: str | None = None,
+                short_side: int = SHORT_SIDE, crf: int = CRF) -> dict:
     """Render the clip to out_path (H.264, yuv420p, MP4 with faststart) and return its metadata.
 
-    Progress is written as "done total" to progress_path after each frame batch; the render
-    stops with RenderCancelled as soon as control_path exists (the engine's cancel signal).
+    The prompt picks the look (looks.look_for). Progress is written as "done total" to
+    progress_path after each frame batch; the render stops with RenderCancelled as soon as
+    control_path exists (the engine's cancel signal).
     """
     if control_path and os.path.exists(control_path):
         raise RenderCancelled(control_path)  # stopped while still waiting for a pool worker
     rnd = random.Random(seed)
     src = ImageOps.exif_transpose(Image.open(io.BytesIO(image_bytes))).convert("RGB")
-    size = output_size(*src.size)
-    # Grade once at the zoomed-out size; each frame is a centred crop of it, resized back up.
-    base = _grade(ImageOps.fit(src, size, Image.Resampling.LANCZOS))
-    vignette, scan = _vignette(size), _scanlines(size)
+    size = output_size(*src.size, short_side=short_side)
+    look = look_for(prompt)
     total = FPS * seconds
-    glitch_frames = {f for f in range(total) if rnd.random() < 0.09}
+    # The look grades once at the output size; each frame is then a camera move over it.
+    frame_at = LOOKS[look](ImageOps.fit(src, size, Image.Resampling.LANCZOS), rnd, total)
     # A name of its own: two providers sharing a cache may render the same clip at once.
     tmp_path = _temporary_path(out_path)
     container = av.open(tmp_path, mode="w", format="mp4", options={"movflags": "faststart"})
@@ -107,22 +71,9 @@ def render_clip(image_bytes: bytes, out_path: str, *, seed: int, progress_path: 
         stream = container.add_stream("libx264", rate=FPS)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "veryfast", "crf": "23"}
-        w, h = size
+        stream.options = {"preset": "veryfast", "crf": str(crf)}
         for index in range(total):
-            t = index / max(1, total - 1)
-            zoom = 1.0 + (ZOOM_END - 1.0) * (t * t * (3 - 2 * t))  # smoothstep push-in
-            cw, ch = w / zoom, h / zoom
-            box = ((w - cw) / 2, (h - ch) / 2 * 0.8, (w + cw) / 2, (h - ch) / 2 * 0.8 + ch)
-            frame = base.resize(size, Image.Resampling.BILINEAR, box=box)
-            offset = (index * 2) % h
-            frame = ImageChops.multiply(frame, scan.crop((0, offset, w, offset + h)))
-            frame = ImageChops.multiply(frame, vignette)
-            if index in glitch_frames:
-                frame = _glitch(frame, rnd)
-            if index % 12 == 0:  # neon flicker
-                frame = ImageEnhance.Brightness(frame).enhance(1.0 + rnd.uniform(-0.12, 0.18))
-            for packet in stream.encode(av.VideoFrame.from_image(frame)):
+            for packet in stream.encode(av.VideoFrame.from_image(frame_at(index, total))):
                 container.mux(packet)
             if (index + 1) % BATCH == 0 or index + 1 == total:
                 _report(progress_path, index + 1, total)
@@ -137,7 +88,8 @@ def render_clip(image_bytes: bytes, out_path: str, *, seed: int, progress_path: 
     container.close()
     size_bytes = os.path.getsize(tmp_path)
     os.replace(tmp_path, out_path)  # atomic: readers see the old clip or the whole new one
-    return {"width": w, "height": h, "frames": total, "fps": FPS, "bytes": size_bytes}
+    w, h = size
+    return {"width": w, "height": h, "frames": total, "fps": FPS, "bytes": size_bytes, "look": look}
 
 
 def _temporary_path(out_path: str) -> str:
@@ -165,9 +117,10 @@ def clip_problem(path: str) -> str | None:
 
 
 def render_clip_job(image_bytes: bytes, out_path: str, seed: int, progress_path: str | None,
-                    control_path: str | None) -> dict:
+                    control_path: str | None, prompt: str | None = None) -> dict:
     """Positional entry point for ProcessPoolExecutor (run_in_executor passes no keywords)."""
-    return render_clip(image_bytes, out_path, seed=seed, progress_path=progress_path, control_path=control_path)
+    return render_clip(image_bytes, out_path, seed=seed, progress_path=progress_path,
+                       control_path=control_path, prompt=prompt)
 
 
 def _report(progress_path: str | None, done: int, total: int) -> None:

@@ -15,12 +15,23 @@ from PIL import Image
 
 from . import render
 from .config import Knobs
+from .looks import DEFAULT_LOOK, look_for
 
 log = logging.getLogger("local_provider")
 
 TOTAL_FRAMES = render.FPS * render.SECONDS
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
-FAST_CLIP_NAME = "fast-clip-v1.mp4"
+FAST_CLIP_NAME = "fast-clip-v1.mp4"  # the default look's; each other look has its own
+
+
+def fast_clip_name(look: str) -> str:
+    return FAST_CLIP_NAME if look == DEFAULT_LOOK else f"fast-clip-v1-{look}.mp4"
+
+
+def job_prompt(job) -> str | None:
+    """The prompt a job was submitted with, whatever the dialect (all put it in the input)."""
+    prompt = (job.input or {}).get("prompt")
+    return prompt if isinstance(prompt, str) else None
 
 
 class JobFailure(Exception):
@@ -47,7 +58,7 @@ class Studio:
             unlink_quietly(os.path.join(self.outputs_dir, name))
         self.http: aiohttp.ClientSession | None = None
         self._executor: ProcessPoolExecutor | None = None
-        self._fast_clip: asyncio.Future | None = None
+        self._fast_clips: dict[str, asyncio.Future] = {}
 
     async def start(self) -> None:
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
@@ -96,11 +107,12 @@ class Studio:
         out = self.output_path(job.id)
         progress_path, control_path = out + ".progress", out + ".stop"
         fast = self.knobs.mode == "fast"
+        prompt = job_prompt(job)
         if fast:
-            work = self.spawn(self._copy_fast_clip(out))
+            work = self.spawn(self._copy_fast_clip(out, look_for(prompt)))
         else:
             work = loop.run_in_executor(self._pool(), render.render_clip_job, image, out, job.render_seed,
-                                        progress_path, control_path)
+                                        progress_path, control_path, prompt)
         try:
             while True:
                 min_seconds = self.knobs.effective_render_seconds  # live: a control update applies at once
@@ -162,15 +174,17 @@ class Studio:
             self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         return self._executor
 
-    def fast_clip(self) -> asyncio.Future:
-        """The fast-mode clip's path, at first need: the cached clip if it plays, else rendered anew."""
-        if self._fast_clip is None:
-            self._fast_clip = asyncio.ensure_future(self._load_fast_clip())
-            self._fast_clip.add_done_callback(self._fast_clip_done)
-        return self._fast_clip
+    def fast_clip(self, look: str = DEFAULT_LOOK) -> asyncio.Future:
+        """The path of a look's fast-mode clip, at first need: the cached clip if it plays, else
+        rendered anew. One clip per look, so fast mode still shows which style was picked."""
+        if look not in self._fast_clips:
+            future = asyncio.ensure_future(self._load_fast_clip(look))
+            future.add_done_callback(lambda done: self._fast_clip_done(look, done))
+            self._fast_clips[look] = future
+        return self._fast_clips[look]
 
-    async def _load_fast_clip(self) -> str:
-        path = os.path.join(self.cache_dir, FAST_CLIP_NAME)
+    async def _load_fast_clip(self, look: str) -> str:
+        path = os.path.join(self.cache_dir, fast_clip_name(look))
         loop = asyncio.get_running_loop()
         # The cache dir may be shared, and a clip left by a crash or an older version may not play:
         # serving it would make every fast-mode job "succeed" with a broken video.
@@ -179,17 +193,18 @@ class Studio:
             return path
         if os.path.exists(path):
             log.warning("cached fast-mode clip %s is broken (%s): rendering it again", path, problem)
+        # The look's own keyword is a prompt that picks it.
         await loop.run_in_executor(self._pool(), render.render_clip_job, render.placeholder_image(), path, 0,
-                                   None, None)
+                                   None, None, look)
         return path
 
-    def _fast_clip_done(self, future: asyncio.Future) -> None:
+    def _fast_clip_done(self, look: str, future: asyncio.Future) -> None:
         if future.cancelled() or future.exception() is not None:
             log.error("fast-mode clip render failed: %r", None if future.cancelled() else future.exception())
-            self._fast_clip = None  # let the next job try again
+            self._fast_clips.pop(look, None)  # let the next job try again
 
-    async def _copy_fast_clip(self, out: str) -> None:
-        path = await asyncio.shield(self.fast_clip())
+    async def _copy_fast_clip(self, out: str, look: str) -> None:
+        path = await asyncio.shield(self.fast_clip(look))
         unlink_quietly(out)
         try:
             os.link(path, out)  # outputs are read-only copies of one clip: a hard link is enough

@@ -5,12 +5,17 @@ from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
 from common.api import json_error
+from jobs.styles import STYLES
+from studio.samples import SAMPLE_RESULT, SAMPLE_RESULT_POSTER, SAMPLE_SELFIE, SAMPLE_STYLE
 
 
 def landing(request):
     if request.user.is_authenticated:
         return redirect("home")
-    return render(request, "landing.html")
+    return render(request, "landing.html", {
+        "styles": list(STYLES.values()), "sample_style": STYLES[SAMPLE_STYLE],
+        "sample_selfie": SAMPLE_SELFIE, "sample_result": SAMPLE_RESULT,
+        "sample_poster": SAMPLE_RESULT_POSTER})
 
 
 @csrf_exempt  # a JSON 404, not Django's HTML CSRF 403, for a POST with a session cookie

@@ -16,14 +16,19 @@ from jobs.models import JobStatus
 from jobs.presenter import job_state, job_states
 from jobs.s3 import signed_url
 from jobs.selectors import job_get_for_user, job_list_for_user
+from jobs.services.images import selfie_rules
 from jobs.styles import STYLES
+from studio.samples import SAMPLE_SELFIE
 
 GALLERY_SIZE = 48
 
 
 @login_required
 def create(request):
-    return render(request, "studio/create.html", {"styles": list(STYLES.values())})
+    # The photo rules are the upload's own, so the page checks a pick the way the server will.
+    return render(request, "studio/create.html", {"styles": list(STYLES.values()),
+                                                  "rules": selfie_rules(),
+                                                  "sample_selfie": SAMPLE_SELFIE})
 
 
 @login_required

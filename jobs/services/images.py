@@ -31,6 +31,7 @@ DECODE_WAIT_SECONDS = 30
 THUMBNAIL_SIDE = 320
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")
 ALLOWED_CONTENT_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+FORMAT_NAMES = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP"}  # as people write them
 
 # Pillow warns above this and refuses above twice this, before any pixel is decoded.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
@@ -43,6 +44,15 @@ class ProcessedImage:
     thumbnail: bytes  # JPEG, longest side THUMBNAIL_SIDE
     width: int
     height: int
+
+
+def selfie_rules() -> dict:
+    """What a selfie must be, for clients to check on pick (the upload is checked again here)."""
+    names = [FORMAT_NAMES[name] for name in ALLOWED_FORMATS]
+    return {"max_bytes": MAX_BYTES, "max_megabytes": MAX_BYTES // (1024 * 1024),
+            "min_side": MIN_SIDE, "max_aspect_ratio": MAX_ASPECT_RATIO,
+            "content_types": list(ALLOWED_CONTENT_TYPES),
+            "formats": ", ".join(names[:-1]) + " or " + names[-1]}
 
 
 def _refuse(message: str, *, status_code: int = 400) -> ApplicationError:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import av
 import httpx
 import pytest
+from PIL import ImageStat
 
 from project.testing.local_provider import LocalProviderProcess
 from providers import registry
@@ -215,3 +217,24 @@ def test_warm_up_boots_the_model(provider, name):
     registry.get_backend(name).warm_up()
     models = provider.state()["models"]
     assert models[dialect_of(name)] in ("booting", "warm")
+
+
+@pytest.mark.parametrize("name", ["local-replicate", "local-wavespeed", "local-fal"])
+def test_the_style_in_the_prompt_reaches_the_render(provider, media, name, tmp_path):
+    """Each dialect hands the prompt to the renderer: a film-noir prompt comes back grey, the
+    default neon one does not."""
+    backend = registry.get_backend(name)
+    greys = {}
+    for prompt in ("black and white film noir portrait", "a hero walks through neon rain"):
+        submission = backend.submit(image_url=f"{media.url}/selfie.jpg", webhook_url=None,
+                                    prompt=prompt, style="", reference="job-1")
+        final = poll(backend, submission.provider_job_id)
+        assert final.status == "succeeded", final
+        path = tmp_path / "out.mp4"
+        path.write_bytes(httpx.get(final.output_url, timeout=5).content)
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0)).to_image()
+        means = ImageStat.Stat(frame).mean
+        greys[prompt] = max(means) - min(means) < 4
+    assert greys == {"black and white film noir portrait": True,
+                     "a hero walks through neon rain": False}

@@ -6,7 +6,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from jobs.services.images import MAX_BYTES, MIN_SIDE
 from jobs.services.transitions import job_transition
+from jobs.styles import STYLES
 from notifications.models import Notification
 from notifications.tests.conftest import make_job
 
@@ -29,6 +31,16 @@ def test_create_page_uses_the_api_with_a_phone_camera_picker(browser):
     assert 'accept="image/*"' in html and 'capture="user"' in html
     assert "Cyberpunk hero" in html and "Try it with a sample selfie" in html
     assert "samples/selfie-astronaut.jpg" in html and 'name="csrf-token"' in html
+
+
+def test_create_page_carries_the_servers_photo_rules_and_every_style(browser):
+    """The page checks a pick with the upload's own limits, rendered from the server's rules."""
+    html = browser.get("/app/").content.decode()
+    assert f'data-max-bytes="{MAX_BYTES}"' in html and f'data-min-side="{MIN_SIDE}"' in html
+    assert 'data-types="image/jpeg,image/png,image/webp"' in html
+    for style in STYLES.values():
+        assert f'value="{style.slug}"' in html and f"/static/{style.preview}" in html
+        assert f"/static/{style.poster}" in html and style.description in html
 
 
 def test_job_page_shows_the_state_and_reserves_the_video_box(browser, user):

@@ -14,6 +14,7 @@ from jobs.models import IdempotencyKey, Job, JobStatus, ProviderState
 from jobs.services.jobs import request_fingerprint
 from jobs.services.transitions import job_transition
 from jobs.stages import PROVIDERS_BUSY
+from jobs.styles import STYLES
 from jobs.tests.apis.support import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -233,9 +234,14 @@ def test_get_on_cancel_is_405(api, selfie):
 
 
 def test_styles(api):
+    """Every style with absolute URLs of its preview loop and poster, which are served."""
     styles = api.get("/api/v1/styles/").json()
-    assert {"slug": "cyberpunk-hero", "title": "Cyberpunk hero",
-            "description": styles[0]["description"]} in styles
+    assert [style["slug"] for style in styles] == list(STYLES)
+    noir = next(style for style in styles if style["slug"] == "film-noir")
+    assert noir["title"] == "Film noir" and noir["description"] == STYLES["film-noir"].description
+    assert noir["preview_url"] == "http://testserver/static/styles/film-noir.mp4"
+    assert noir["poster_url"] == "http://testserver/static/styles/film-noir.jpg"
+    assert set(noir) == {"slug", "title", "description", "preview_url", "poster_url"}
 
 
 def test_oversized_json_body_is_413(api):
@@ -269,7 +275,7 @@ def test_style_and_upload_choices_are_enums_in_the_schema(api):
         "schemas"]
     create = schemas["JobCreateApiInputRequest"]["properties"]
     assert create["style"]["allOf"] == [{"$ref": "#/components/schemas/StyleEnum"}]
-    assert schemas["StyleEnum"]["enum"] == ["cyberpunk-hero"]
+    assert schemas["StyleEnum"]["enum"] == sorted(STYLES)
     upload = schemas["UploadCreateApiInputRequest"]["properties"]
     assert upload["content_type"] == {"$ref": "#/components/schemas/ContentTypeEnum"}
     assert schemas["ContentTypeEnum"]["enum"] == ["image/jpeg", "image/png", "image/webp"]
