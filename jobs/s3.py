@@ -3,6 +3,9 @@
 Building a boto3 client loads and parses botocore's JSON service models (tens of
 milliseconds of CPU). django-storages keeps one per thread, which under load means one per
 request; here one client serves every thread of the process (boto3 clients are thread-safe).
+Every object of a user sits under one of USER_PREFIXES followed by the user's id (selfies and
+their thumbnails, raw direct uploads, videos), so deleting an account can sweep them all.
+
 Signing a URL costs an HMAC chain per call, and pages and polls ask for the same few URLs
 again and again, so a signed URL is handed out again until half of its lifetime has passed.
 """
@@ -10,6 +13,7 @@ again and again, so a signed URL is handed out again until half of its lifetime 
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -18,7 +22,11 @@ from django.conf import settings
 
 from common.s3 import s3_client
 
+logger = logging.getLogger(__name__)
 SIGNED_URL_CACHE_SIZE = 20_000
+SELFIES, UPLOADS, VIDEOS = "selfies", "uploads", "videos"
+USER_PREFIXES = (SELFIES, UPLOADS, VIDEOS)
+DELETE_BATCH = 1000  # S3's DeleteObjects limit
 
 
 @functools.lru_cache(maxsize=4)
@@ -65,3 +73,29 @@ def signed_url(key: str, *, seconds: int | None = None, content_type: str | None
         while len(_signed) > SIGNED_URL_CACHE_SIZE:
             _signed.popitem(last=False)
     return url
+
+
+def user_prefix(kind: str, user_id) -> str:
+    """Where a user's objects of one kind (SELFIES, UPLOADS, VIDEOS) live: `videos/42/`."""
+    return f"{kind}/{user_id}/"
+
+
+def keys_under(prefix: str) -> list[str]:
+    """Every key under `prefix`, through all pages of the listing."""
+    pages = client().get_paginator("list_objects_v2").paginate(Bucket=bucket(), Prefix=prefix)
+    return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+def delete_keys(keys) -> list[str]:
+    """Delete these keys (absent ones count as deleted); returns the keys S3 refused."""
+    keys = sorted(set(keys))
+    failed: list[str] = []
+    for start in range(0, len(keys), DELETE_BATCH):
+        batch = keys[start:start + DELETE_BATCH]
+        answer = client().delete_objects(Bucket=bucket(), Delete={
+            "Objects": [{"Key": key} for key in batch], "Quiet": True})
+        failed += [error["Key"] for error in answer.get("Errors", [])]
+    if failed:
+        logger.warning("s3://%s: could not delete %d objects, e.g. %s", bucket(), len(failed),
+                       failed[0])
+    return failed
