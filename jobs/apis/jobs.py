@@ -169,7 +169,7 @@ class JobDetailApi(UserApi):
         job = job_get_for_user(user=request.user, job_id=job_id)
         return Response(JobOutputSerializer(job_bodies(request, [job])[0]).data)
 
-    @extend_schema(operation_id="job_delete", parameters=[uuid_path("job_id")],
+    @extend_schema(operation_id="job_delete", request=None, parameters=[uuid_path("job_id")],
                    description="Delete a finished (succeeded, failed or canceled) job: its "
                                "video in storage, its timeline and its notifications.",
                    responses={204: None, **error_responses(
