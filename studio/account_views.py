@@ -16,6 +16,7 @@ from jobs.models import ACTIVE_STATUSES
 from jobs.selectors import (
     job_get_for_user,
     selfie_get_for_user,
+    selfie_ids_in_use,
     selfie_list_for_user,
     selfie_thumbnail_url,
 )
@@ -32,10 +33,10 @@ def account(request):
 
 @login_required
 def photos(request):
-    selfies = list(selfie_list_for_user(user=request.user))
+    selfies, in_use = selfie_list_for_user(user=request.user), selfie_ids_in_use(user=request.user)
     return render(request, "studio/photos.html", {
-        "photos": [{"selfie": selfie, "thumbnail_url": selfie_thumbnail_url(selfie)}
-                   for selfie in selfies]})
+        "photos": [{"selfie": selfie, "thumbnail_url": selfie_thumbnail_url(selfie),
+                    "in_use": selfie.id in in_use} for selfie in selfies]})
 
 
 def _confirm(request, *, context: dict, error: ApplicationError | None = None):
