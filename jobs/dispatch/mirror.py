@@ -132,7 +132,11 @@ def mirror_output(*, job_id) -> None:
             job_fail_copy(job_id=job.id, attempt=attempt, code="output_not_video",
                           message=NOT_A_VIDEO)
             return
-    transition = job_record_output(job_id=job.id, attempt=attempt, key=key)
+    try:
+        transition = job_record_output(job_id=job.id, attempt=attempt, key=key)
+    except Job.DoesNotExist:  # deleted meanwhile (with its account): keep no orphan
+        default_storage.delete(key)
+        return
     if transition is None:  # the upload vanished: the reconciler copies again
         logger.warning("job %s: stored video %s is missing after the copy", job.id, key)
     elif not transition.applied:  # canceled, or a later copy took over: keep no orphan
