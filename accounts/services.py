@@ -171,7 +171,6 @@ def user_set_email_notifications(*, user: User, enabled: bool) -> None:
     user.save(update_fields=["email_notifications"])
 
 
-
 def user_password_confirm(*, user: User, password: str, ip: str) -> None:
     """A signed-in user re-enters their password (before deleting the account): 400 when wrong,
     under the same failure limits as signing in, so a borrowed session cannot guess it."""

@@ -1,13 +1,13 @@
-"""S3 access for this process: one shared boto3 client, and signed URLs that are reused.
+"""S3 access for this process: one shared client, signed URLs reused, each user's key layout.
 
 Building a boto3 client loads and parses botocore's JSON service models (tens of
 milliseconds of CPU). django-storages keeps one per thread, which under load means one per
 request; here one client serves every thread of the process (boto3 clients are thread-safe).
-Every object of a user sits under one of USER_PREFIXES followed by the user's id (selfies and
-their thumbnails, raw direct uploads, videos), so deleting an account can sweep them all.
-
 Signing a URL costs an HMAC chain per call, and pages and polls ask for the same few URLs
 again and again, so a signed URL is handed out again until half of its lifetime has passed.
+
+Every object of a user lies under `<kind>/<user id>/` for one of USER_PREFIXES (selfies and
+their thumbnails, raw direct uploads, videos), so deleting an account can sweep them all.
 """
 
 from __future__ import annotations
