@@ -78,7 +78,7 @@ class LogoutApi(APIView):
 
 
 class MeApi(APIView):
-    @extend_schema(operation_id="me", responses={200: UserOutputSerializer,
-                                                  **error_responses(401)})
+    @extend_schema(operation_id="me", description="The signed-in user.",
+                   responses={200: UserOutputSerializer, **error_responses(401)})
     def get(self, request):
         return Response(UserOutputSerializer(request.user).data)

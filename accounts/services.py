@@ -1,5 +1,5 @@
 """Every write about users: sign-up, sign-in and password resets under rate limits, tokens,
-preferences."""
+preferences, deleting the user."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import logging
 from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.module_loading import import_string
 from knox.models import AuthToken
 
@@ -167,3 +170,42 @@ def user_set_email_notifications(*, user: User, enabled: bool) -> None:
     user.email_notifications = enabled
     user.save(update_fields=["email_notifications"])
 
+
+def user_password_confirm(*, user: User, password: str, ip: str) -> None:
+    """A signed-in user re-enters their password (before deleting the account): 400 when wrong,
+    under the same failure limits as signing in, so a borrowed session cannot guess it."""
+    per_email, per_address = _login_failures_per_email(), _login_failures_per_address()
+    rate_limit_hit(per_address, address_key(ip))
+    rate_limit_hit(per_email, _email_key(user.email, ip))
+    if not user.check_password(password or ""):
+        raise ApplicationError("The password is incorrect.",
+                               extra={"password": ["The password is incorrect."]})
+    rate_limit_clear(per_email, _email_key(user.email, ip))
+    rate_limit_refund(per_address, address_key(ip))
+
+
+def user_delete(*, user: User) -> None:
+    """Delete the user's row (and every row that cascades from it), sign out every device and
+    socket, and email a confirmation once committed. Call from the service that first deletes
+    what the user owns elsewhere (jobs.services.deletion.account_delete)."""
+    email, user_id = user.email, user.pk
+    with transaction.atomic():
+        user_credentials_revoke(user=user)  # tokens go with the row; every socket closes
+        user.delete()
+        transaction.on_commit(lambda: _send_account_deleted(email=email, user_id=user_id))
+
+
+def _send_account_deleted(*, email: str, user_id: int) -> None:
+    """Plain text and HTML, with links on PUBLIC_BASE_URL (never a request's Host)."""
+    context = {"email": email, "signup_url": settings.PUBLIC_BASE_URL + reverse("signup"),
+               "site_url": settings.PUBLIC_BASE_URL + "/"}
+    message = EmailMultiAlternatives(
+        "Surge: your account was deleted",
+        render_to_string("accounts/emails/account_deleted.txt", context),
+        settings.DEFAULT_FROM_EMAIL, [email])
+    message.attach_alternative(render_to_string("accounts/emails/account_deleted.html", context),
+                               "text/html")
+    try:
+        message.send()
+    except Exception:  # the account is gone either way; the email is a courtesy
+        logger.exception("could not email the deletion confirmation to user %s", user_id)

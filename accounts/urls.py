@@ -25,5 +25,5 @@ api_urlpatterns = [
     path("auth/signup/", apis.SignupApi.as_view(), name="api-signup"),
     path("auth/token/", apis.TokenApi.as_view(), name="api-token"),
     path("auth/logout/", apis.LogoutApi.as_view(), name="api-logout"),
-    path("me/", apis.MeApi.as_view(), name="api-me"),
+    # me/ is routed by jobs/urls.py: its DELETE deletes the user's jobs and selfies too.
 ]

@@ -1,15 +1,19 @@
-"""S3 access for this process: one shared boto3 client, and signed URLs that are reused.
+"""S3 access for this process: one shared client, signed URLs reused, each user's key layout.
 
 Building a boto3 client loads and parses botocore's JSON service models (tens of
 milliseconds of CPU). django-storages keeps one per thread, which under load means one per
 request; here one client serves every thread of the process (boto3 clients are thread-safe).
 Signing a URL costs an HMAC chain per call, and pages and polls ask for the same few URLs
 again and again, so a signed URL is handed out again until half of its lifetime has passed.
+
+Every object of a user lies under `<kind>/<user id>/` for one of USER_PREFIXES (selfies and
+their thumbnails, raw direct uploads, videos), so deleting an account can sweep them all.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -19,7 +23,11 @@ from django.conf import settings
 
 from common.s3 import s3_client
 
+logger = logging.getLogger(__name__)
 SIGNED_URL_CACHE_SIZE = 20_000
+SELFIES, UPLOADS, VIDEOS = "selfies", "uploads", "videos"
+USER_PREFIXES = (SELFIES, UPLOADS, VIDEOS)
+DELETE_BATCH = 1000  # S3's DeleteObjects limit
 
 
 @functools.lru_cache(maxsize=4)
@@ -83,3 +91,29 @@ def object_size(key: str) -> int | None:
         if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
             return None
         raise
+
+
+def user_prefix(kind: str, user_id) -> str:
+    """Where a user's objects of one kind (SELFIES, UPLOADS, VIDEOS) live: `videos/42/`."""
+    return f"{kind}/{user_id}/"
+
+
+def keys_under(prefix: str) -> list[str]:
+    """Every key under `prefix`, through all pages of the listing."""
+    pages = client().get_paginator("list_objects_v2").paginate(Bucket=bucket(), Prefix=prefix)
+    return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+def delete_keys(keys) -> list[str]:
+    """Delete these keys (absent ones count as deleted); returns the keys S3 refused."""
+    keys = sorted(set(keys))
+    failed: list[str] = []
+    for start in range(0, len(keys), DELETE_BATCH):
+        batch = keys[start:start + DELETE_BATCH]
+        answer = client().delete_objects(Bucket=bucket(), Delete={
+            "Objects": [{"Key": key} for key in batch], "Quiet": True})
+        failed += [error["Key"] for error in answer.get("Errors", [])]
+    if failed:
+        logger.warning("s3://%s: could not delete %d objects, e.g. %s", bucket(), len(failed),
+                       failed[0])
+    return failed

@@ -259,3 +259,9 @@ def job_stage_text(*, job: Job, position: int | None,
     if position is None:
         return job.stage
     return f"{STAGE_TEXT[JobStatus.QUEUED]} — position {position + 1}"
+
+
+def selfie_ids_in_use(*, user) -> set:
+    """Ids of the user's selfies that a running job still needs (they cannot be deleted yet)."""
+    return set(Job.objects.filter(user=user, status__in=ACTIVE_STATUSES, selfie__isnull=False)
+               .values_list("selfie_id", flat=True))

@@ -2,12 +2,18 @@
 
 from django.urls import path
 
-from studio import views
+from studio import account_views, views
 
 page_urlpatterns = [
     path("", views.create, name="home"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="job-detail"),
     path("jobs/<uuid:job_id>/download/", views.job_download, name="job-download"),
     path("videos/", views.videos, name="videos"),
+    path("jobs/<uuid:job_id>/delete/", account_views.job_delete_page, name="job-delete"),
     path("settings/", views.notification_settings, name="notification-settings"),
+    path("account/", account_views.account, name="account"),
+    path("account/delete/", account_views.account_delete_page, name="account-delete"),
+    path("photos/", account_views.photos, name="photos"),
+    path("photos/<uuid:selfie_id>/delete/", account_views.photo_delete_page,
+         name="photo-delete"),
 ]

@@ -1,4 +1,4 @@
-"""Jobs: submit (202 at once), status, list, timeline, cancel, retry."""
+"""Jobs: submit (202 at once), status, list, timeline, cancel, retry, delete."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from jobs.apis.base import (
 from jobs.models import Job, JobStatus
 from jobs.presenter import JobState, job_states
 from jobs.selectors import job_events_after, job_get_for_user, job_list_for_user
+from jobs.services.deletion import job_delete
 from jobs.services.jobs import job_cancel, job_create, job_retry
 from jobs.styles import STYLES
 
@@ -166,6 +167,15 @@ class JobDetailApi(UserApi):
     def get(self, request, job_id):
         job = job_get_for_user(user=request.user, job_id=job_id)
         return Response(represent(JobOutputSerializer, job_bodies(request, [job])[0]))
+
+    @extend_schema(operation_id="job_delete", request=None, parameters=[uuid_path("job_id")],
+                   description="Delete a finished (succeeded, failed or canceled) job: its "
+                               "video in storage, its timeline and its notifications.",
+                   responses={204: None, **error_responses(
+                       401, 404, _409="The job is still running: cancel it first.")})
+    def delete(self, request, job_id):
+        job_delete(user=request.user, job_id=job_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class JobEventListApi(UserApi):

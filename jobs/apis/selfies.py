@@ -87,7 +87,7 @@ class SelfieListApi(UserApi):
 
 
 class SelfieDeleteApi(UserApi):
-    @extend_schema(operation_id="selfie_delete", parameters=[uuid_path("selfie_id")],
+    @extend_schema(operation_id="selfie_delete", request=None, parameters=[uuid_path("selfie_id")],
                    responses={204: None, **error_responses(
                        401, 404, _409="A video in progress uses this selfie.")})
     def delete(self, request, selfie_id):

@@ -20,6 +20,7 @@ from django.core.files.storage import default_storage
 
 from common.outbound import UnsafeURL, check_public_url
 from common.video_probe import NotAVideo, probe_video
+from jobs import s3
 from jobs.dispatch.wakeup import MIRROR_LEASE_SECONDS
 from jobs.logs import about_job
 from jobs.models import Job
@@ -99,7 +100,7 @@ def download(url: str, destination) -> int:
 
 def output_key(job: Job, attempt: int) -> str:
     """One key per copy: a copy that lost the race deletes its own object, never the winner's."""
-    return f"videos/{job.user_id}/{job.id}.{attempt}.mp4"
+    return f"{s3.user_prefix(s3.VIDEOS, job.user_id)}{job.id}.{attempt}.mp4"
 
 
 NOT_A_VIDEO = "The renderer returned something that isn't a video. Please try again."
@@ -140,7 +141,11 @@ def mirror_output(*, job_id) -> None:
             job_fail_copy(job_id=job.id, attempt=attempt, code="output_not_video",
                           message=NOT_A_VIDEO)
             return
-    transition = job_record_output(job_id=job.id, attempt=attempt, key=key)
+    try:
+        transition = job_record_output(job_id=job.id, attempt=attempt, key=key)
+    except Job.DoesNotExist:  # deleted meanwhile (with its account): keep no orphan
+        default_storage.delete(key)
+        return
     if transition is None:  # the upload vanished: the reconciler copies again
         logger.warning("job %s: stored video %s is missing after the copy", job.id, key)
     elif not transition.applied:  # canceled, or a later copy took over: keep no orphan

@@ -84,7 +84,7 @@ def upload_create(*, user, content_type: str, size: int) -> UploadTicket:
                                extra={"size": [f"Must be between 1 and {MAX_BYTES}."]})
     _admit_upload(user=user)
     upload_id = uuid.uuid4()
-    key = f"uploads/{user.pk}/{upload_id}"
+    key = f"{s3.user_prefix(s3.UPLOADS, user.pk)}{upload_id}"
     post = s3.client().generate_presigned_post(
         Bucket=s3.bucket(), Key=key, Fields={"Content-Type": content_type},
         Conditions=[["content-length-range", 1, MAX_BYTES], {"Content-Type": content_type}],
@@ -126,7 +126,7 @@ def selfie_delete(*, user, selfie_id) -> None:
 
 def _selfie_store(*, user, processed: ProcessedImage, upload: Upload | None = None) -> Selfie:
     selfie_id = uuid.uuid4()
-    base = f"selfies/{user.pk}/{selfie_id}"
+    base = f"{s3.user_prefix(s3.SELFIES, user.pk)}{selfie_id}"
     written: list[str] = []
     try:
         written.append(default_storage.save(f"{base}.jpg", ContentFile(processed.image)))
@@ -200,9 +200,10 @@ def _purge_stale_upload_objects(*, before) -> None:
     slot was claimed or refused; nothing else would ever delete that object.
     """
     try:
-        page = s3.client().list_objects_v2(Bucket=s3.bucket(), Prefix="uploads/", MaxKeys=1000)
+        page = s3.client().list_objects_v2(Bucket=s3.bucket(), Prefix=f"{s3.UPLOADS}/",
+                                          MaxKeys=1000)
     except (BotoCoreError, ClientError):
-        logger.warning("could not list s3://%s/uploads/", s3.bucket(), exc_info=True)
+        logger.warning("could not list s3://%s/%s/", s3.bucket(), s3.UPLOADS, exc_info=True)
         return
     for item in page.get("Contents", []):
         if item["LastModified"] < before:

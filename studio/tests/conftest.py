@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+# Selfies stored in the real S3, as the jobs tests make them.
+from jobs.tests.conftest import make_selfie  # noqa: F401
+
 # The same users and jobs as the notifications tests (pytest finds fixtures by name here).
 from notifications.tests.conftest import other_user, user  # noqa: F401
 

@@ -26,3 +26,9 @@ def test_schema_validates_without_warnings(tmp_path):
                  "/api/v1/jobs/{job_id}/cancel/", "/api/v1/jobs/{job_id}/retry/",
                  "/api/v1/uploads/", "/api/v1/styles/", "/api/v1/selfies/{selfie_id}/"]:
         assert path in paths
+    assert {"204", "404", "409"} <= set(paths["/api/v1/jobs/{job_id}/"]["delete"]["responses"])
+    assert {"204", "409"} <= set(paths["/api/v1/selfies/{selfie_id}/"]["delete"]["responses"])
+    me = paths["/api/v1/me/"]
+    assert "get" in me and {"204", "400", "401"} <= set(me["delete"]["responses"])
+    body = me["delete"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert schema["components"]["schemas"][body.rsplit("/", 1)[1]]["required"] == ["password"]

@@ -12,6 +12,7 @@ from django.core.files.storage import default_storage
 
 from accounts.models import User
 from common.tests.test_video_probe import make_mp4
+from jobs.dispatch import mirror
 from jobs.dispatch.mirror import (
     MAX_REDIRECTS,
     OutputGone,
@@ -194,3 +195,17 @@ class TestMirrorOutput:
         job_transition(job_id=job.id, status=JobStatus.CANCELED, source="test")
         mirror_output(job_id=job.id)
         assert state(job) == (JobStatus.CANCELED, "") and server.requests == []
+
+    def test_a_job_deleted_during_the_copy_leaves_no_object(self, server, saving_job,
+                                                             monkeypatch):
+        """Its account was deleted while the video downloaded: the copy deletes what it stored."""
+        job = saving_job(f"{server.url}/outputs/1.mp4")
+        server.reply(200, VIDEO)
+        probe = mirror.probe_video
+
+        def probe_then_delete(*args, **kwargs):
+            probe(*args, **kwargs)
+            Job.objects.filter(pk=job.id).delete()
+        monkeypatch.setattr(mirror, "probe_video", probe_then_delete)
+        mirror_output(job_id=job.id)
+        assert not default_storage.exists(output_key(job, 1))

@@ -129,3 +129,18 @@ def reset_password(user) -> None:
     response = client.post(client.get(link).url, {"new_password1": FRESH,
                                                   "new_password2": FRESH})
     assert response.status_code == 302
+
+
+def test_deleting_the_account_closes_every_socket(user):
+    """Tokens and every session, the deleting browser's included, lose their sockets."""
+    token, other, deleting = token_issue(user=user), browser_session(user), browser_session(user)
+
+    async def body():
+        sockets = [await open_socket(token=token), await open_socket(session_key=other),
+                   await open_socket(session_key=deleting)]
+        response = await sync_to_async(browser(deleting).post)("/app/account/delete/",
+                                                               {"password": PASSWORD})
+        assert response.status_code == 302
+        for comm in sockets:
+            assert await closed_with(comm) == 4401
+    run(body)
