@@ -1,8 +1,9 @@
-"""URLs of the studio pages (under /app/) and the service worker (at the root)."""
+"""URLs of the studio pages (under /app/), shared videos (under /v/) and the service worker
+(at the root)."""
 
 from django.urls import path
 
-from studio import views
+from studio import sharing, views
 
 page_urlpatterns = [
     path("", views.create, name="home"),
@@ -10,4 +11,11 @@ page_urlpatterns = [
     path("jobs/<uuid:job_id>/download/", views.job_download, name="job-download"),
     path("videos/", views.videos, name="videos"),
     path("settings/", views.notification_settings, name="notification-settings"),
+]
+
+# Tokens are matched as strings so a malformed one is the same 404 as an unknown one.
+share_urlpatterns = [
+    path("<str:token>/", sharing.share_page, name="share-page"),
+    path("<str:token>/video.mp4", sharing.share_video, name="share-video"),
+    path("<str:token>/poster.jpg", sharing.share_poster, name="share-poster"),
 ]

@@ -20,6 +20,7 @@ from jobs.dispatch.mirror import (
     output_key,
 )
 from jobs.models import Job, JobStatus
+from jobs.services.sharing import poster_key
 from jobs.services.transitions import job_record_created, job_transition
 from providers.tests.support import ScriptedServer
 
@@ -121,6 +122,10 @@ class TestMirrorOutput:
         with default_storage.open(job.output_key) as stored:
             assert stored.read() == VIDEO
         default_storage.delete(job.output_key)
+        assert job.poster_key == poster_key(job, job.copy_attempts)  # for link previews
+        with default_storage.open(job.poster_key) as poster:
+            assert poster.read(3) == b"\xff\xd8\xff"  # a JPEG
+        default_storage.delete(job.poster_key)
 
     def test_an_expired_url_is_refreshed_from_the_provider_once(self, server, saving_job):
         """404 on the output: the provider's status hands out a new URL, which is used."""

@@ -120,6 +120,8 @@ def test_two_concurrent_copies_of_one_job_succeed_it_once(monkeypatch, rendered_
     assert response.status_code == 200
     assert len(response.content) == default_storage.size(job.output_key) > 1000
     assert stored_videos(job) == [job.output_key.rsplit("/", 1)[1]]  # the loser left no orphan
+    _, posters = default_storage.listdir(f"posters/{job.user_id}/")
+    assert posters == [job.poster_key.rsplit("/", 1)[1]]  # nor a poster
 
 
 def test_only_the_latest_copy_may_succeed_the_job(rendered_url, saving_job):
