@@ -51,6 +51,7 @@ def test_a_failed_job_says_why_and_canceled_jobs_stay_quiet(user):
     finish(canceled, "canceled")
     notification = Notification.objects.get()
     assert notification.kind == "job_failed" and "timed out" in notification.body
+    assert notification.title == "Your Cyberpunk hero video failed"  # which one, at a glance
     assert len(mail.outbox) == 1 and "failed" in mail.outbox[0].subject
 
 
