@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from notifications.models import Notification, PushSubscription
 from jobs.tests.finished import finished_job
+from notifications.models import Notification, PushSubscription
 from notifications.tests.conftest import make_job
 
 pytestmark = pytest.mark.django_db
