@@ -6,6 +6,7 @@ import logging
 import secrets
 import tempfile
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -40,12 +41,16 @@ def _ensure_poster(job: Job) -> None:
     """Videos saved before posters existed get theirs on first share, from our own copy."""
     if job.poster_key or not job.output_key:
         return
-    with tempfile.TemporaryFile() as buffer:
-        with default_storage.open(job.output_key, "rb") as video:
-            for chunk in iter(lambda: video.read(1024 * 1024), b""):
-                buffer.write(chunk)
-        buffer.seek(0)
-        key = poster_store(job=job, attempt=job.copy_attempts, video=buffer)
+    try:
+        with tempfile.TemporaryFile() as buffer:
+            with default_storage.open(job.output_key, "rb") as video:
+                for chunk in iter(lambda: video.read(1024 * 1024), b""):
+                    buffer.write(chunk)
+            buffer.seek(0)
+            key = poster_store(job=job, attempt=job.copy_attempts, video=buffer)
+    except (OSError, BotoCoreError, ClientError) as error:  # share without a preview image
+        logger.warning("job %s: no poster: %s", job.id, error)
+        return
     if key:
         job.poster_key = key
         Job.objects.filter(pk=job.pk).update(poster_key=key)

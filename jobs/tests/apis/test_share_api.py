@@ -76,3 +76,11 @@ class TestJobShareApi:
         body = operations["post"]["responses"]["200"]["content"]["application/json"]["schema"]
         name = body["$ref"].rsplit("/", 1)[1]
         assert schema["components"]["schemas"][name]["required"] == ["share_url"]
+
+
+def test_a_video_whose_poster_cannot_be_made_is_shared_without_one(api, user):
+    """The stored video is unreadable (or gone): the link still works, without a preview."""
+    job = finished_job(user)
+    default_storage.delete(job.output_key)
+    assert share(api, job).status_code == 200
+    assert Job.objects.get(pk=job.id).poster_key == ""
