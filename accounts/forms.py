@@ -13,9 +13,12 @@ from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
+from django.urls import reverse
 
 from accounts.services import password_reset_allow, user_authenticate, user_signup
+from common.email import send_branded_email
 from common.exceptions import ApplicationError
+from common.links import public_url
 from common.ratelimit import client_ip, page_refused
 
 
@@ -88,6 +91,16 @@ class PasswordResetForm(DjangoPasswordResetForm):
         return email
 
     def save(self, **kwargs):
-        public = urlsplit(settings.PUBLIC_BASE_URL)
+        public = urlsplit(settings.PUBLIC_BASE_URL)  # nothing reads the request's Host header
         kwargs.update(domain_override=public.netloc, use_https=public.scheme == "https")
         return super().save(**kwargs)
+
+    def send_mail(self, subject_template_name, email_template_name, context, from_email,
+                  to_email, html_email_template_name=None):
+        """A branded Surge email (text and HTML) whose link is on PUBLIC_BASE_URL."""
+        link = public_url(reverse("password_reset_confirm",
+                                  kwargs={"uidb64": context["uid"], "token": context["token"]}))
+        send_branded_email(to=to_email, subject="Reset your password",
+                           template="emails/password_reset",
+                           context={"email": to_email, "action_url": link,
+                                    "action_label": "Choose a new password"})

@@ -1,6 +1,9 @@
-"""Is a downloaded file a video we may serve? PyAV opens it and decodes one frame."""
+"""Is a downloaded file a video we may serve? PyAV opens it and decodes one frame. And a
+poster: one frame of it as a JPEG, for link previews."""
 
 from __future__ import annotations
+
+import io
 
 import av
 from django.conf import settings
@@ -33,6 +36,37 @@ def probe_video(file, *, size: int) -> None:
                 raise NotAVideo("no decodable frame")
     except (OSError, ValueError, av.error.FFmpegError) as error:  # not a container PyAV reads
         raise NotAVideo(f"unreadable: {error}") from error
+
+
+POSTER_MAX_SIDE = 1280
+POSTER_AT_SECONDS = 1.0  # past a fade-in from black, which many renders open with
+POSTER_MAX_FRAMES = 240  # the frames decoded at most to get there
+
+
+def poster_jpeg(file) -> bytes:
+    """A JPEG (longest side at most POSTER_MAX_SIDE) of the frame about a second into the video
+    in `file` (a path or a seekable binary file), or of its middle when shorter; NotAVideo
+    when no frame decodes."""
+    try:
+        with av.open(file, mode="r") as container:
+            if not container.streams.video:
+                raise NotAVideo("no video stream")
+            stream = container.streams.video[0]
+            at = min(POSTER_AT_SECONDS, _duration(container, stream) / 2)
+            frame = None
+            for index, decoded in enumerate(container.decode(stream)):
+                frame = decoded
+                if index >= POSTER_MAX_FRAMES or (decoded.time or 0.0) >= at:
+                    break
+            if frame is None:
+                raise NotAVideo("no decodable frame")
+            image = frame.to_image()
+    except (OSError, ValueError, av.error.FFmpegError) as error:
+        raise NotAVideo(f"unreadable: {error}") from error
+    image.thumbnail((POSTER_MAX_SIDE, POSTER_MAX_SIDE))
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=85, optimize=True)
+    return buffer.getvalue()
 
 
 def _duration(container, stream) -> float:

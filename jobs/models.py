@@ -91,6 +91,11 @@ class Job(models.Model):
     output_key = models.CharField(max_length=255, blank=True, help_text="The video in our S3.")
     output_url = models.CharField(max_length=2000, blank=True,
                                  help_text="The provider's result URL, before mirroring.")
+    poster_key = models.CharField(max_length=255, blank=True,
+                                  help_text="A JPEG frame of the video in our S3.")
+    share_token = models.CharField(
+        max_length=64, unique=True, null=True, blank=True,
+        help_text="The public page /v/<token>/ while the owner shares the video; none: private.")
     retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="retries")
     last_seq = models.PositiveIntegerField(default=0)

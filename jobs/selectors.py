@@ -24,6 +24,7 @@ from django.db.models import (
     Subquery,
 )
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 
 from common.memo import memoize_for
@@ -212,6 +213,31 @@ def job_video_url(job: Job) -> str | None:
     if job.status != JobStatus.SUCCEEDED or not job.output_key:
         return None
     return signed_url(job.output_key, content_type="video/mp4")
+
+
+def job_get_shared(*, token: str) -> Job:
+    """The finished video shared under `token`, or 404: an unknown, turned-off or malformed
+    token and a video that is gone all look the same."""
+    if not token or len(token) > 64:
+        raise Http404("No such video.")
+    job = Job.objects.filter(share_token=token, status=JobStatus.SUCCEEDED).first()
+    if job is None or not job.output_key:
+        raise Http404("No such video.")
+    return job
+
+
+def job_share_path(job: Job) -> str | None:
+    """The public page of the video while its owner shares it."""
+    if not job.share_token:
+        return None
+    return reverse("share-page", kwargs={"token": job.share_token})
+
+
+def job_poster_url(job: Job) -> str | None:
+    """A short-lived signed URL of the video's poster frame (made when the video was saved)."""
+    if job.status != JobStatus.SUCCEEDED or not job.poster_key:
+        return None
+    return signed_url(job.poster_key, content_type="image/jpeg")
 
 
 def selfie_thumbnail_url(selfie: Selfie | None) -> str | None:

@@ -79,3 +79,9 @@ STYLES: dict[str, Style] = {
 
 def style_get(slug: str) -> Style | None:
     return STYLES.get(slug)
+
+
+def style_title(slug: str) -> str:
+    """What people call the style ("Cyberpunk hero"); the slug of a style since retired."""
+    style = STYLES.get(slug)
+    return style.title if style else slug

@@ -25,6 +25,10 @@ class NotificationSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["job_succeeded", "job_failed"])
     title = serializers.CharField()
     body = serializers.CharField()
+    style = serializers.CharField(allow_null=True, help_text="The job's style slug.")
+    style_title = serializers.CharField(allow_null=True, help_text="e.g. 'Cyberpunk hero'.")
+    thumbnail_url = serializers.URLField(
+        allow_null=True, help_text="A frame of the video (else the selfie); signed, 15 minutes.")
     job_id = serializers.UUIDField(allow_null=True)
     url = serializers.CharField(allow_null=True, help_text="The page of the job.")
     read_at = serializers.DateTimeField(allow_null=True)

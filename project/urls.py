@@ -13,6 +13,7 @@ from jobs.webhooks import provider_webhook
 from notifications.urls import api_urlpatterns as notifications_api
 from project import health, views
 from studio.urls import page_urlpatterns as studio_pages
+from studio.urls import share_urlpatterns as share_pages
 from studio.views import service_worker
 
 admin.site.index_template = "admin/surge_index.html"  # links the operations dashboard
@@ -22,6 +23,7 @@ api_v1 = [*notifications_api, *accounts_api, *jobs_api]
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("app/", include(studio_pages)),  # create (name "home"), jobs, videos, settings
+    path("v/", include(share_pages)),  # shared videos: public, signed out
     path("sw.js", service_worker, name="service-worker"),
     path("accounts/", include(accounts_pages)),
     path("api/v1/", include(api_v1)),

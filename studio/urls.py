@@ -1,8 +1,9 @@
-"""URLs of the studio pages (under /app/) and the service worker (at the root)."""
+"""URLs of the studio pages (under /app/), shared videos (under /v/) and the service worker
+(at the root)."""
 
 from django.urls import path
 
-from studio import account_views, views
+from studio import account_views, sharing, views
 
 page_urlpatterns = [
     path("", views.create, name="home"),
@@ -16,4 +17,11 @@ page_urlpatterns = [
     path("photos/", account_views.photos, name="photos"),
     path("photos/<uuid:selfie_id>/delete/", account_views.photo_delete_page,
          name="photo-delete"),
+]
+
+# Tokens are matched as strings so a malformed one is the same 404 as an unknown one.
+share_urlpatterns = [
+    path("<str:token>/", sharing.share_page, name="share-page"),
+    path("<str:token>/video.mp4", sharing.share_video, name="share-video"),
+    path("<str:token>/poster.jpg", sharing.share_poster, name="share-poster"),
 ]

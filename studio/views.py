@@ -12,10 +12,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts.services import user_set_email_notifications
+from common.links import public_url
 from jobs.models import JobStatus
 from jobs.presenter import job_state, job_states
 from jobs.s3 import signed_url
-from jobs.selectors import job_get_for_user, job_list_for_user
+from jobs.selectors import job_get_for_user, job_list_for_user, job_share_path
 from jobs.services.images import selfie_rules
 from jobs.styles import STYLES
 from studio.samples import SAMPLE_SELFIE
@@ -31,13 +32,19 @@ def create(request):
                                                   "sample_selfie": SAMPLE_SELFIE})
 
 
+def share_url(job) -> str:
+    """The public link while the owner shares the video ("" otherwise)."""
+    path = job_share_path(job)
+    return public_url(path) if path else ""
+
+
 @login_required
 def job_detail(request, job_id):
     job = job_get_for_user(user=request.user, job_id=job_id)  # 404 for anyone else's job
     state = job_state(job)  # what the socket's snapshot and the API say, embedded for first paint
     return render(request, "studio/job.html", {"job": job, "state": state,
                                                 "style": STYLES.get(job.style),
-                                                "link_minutes": settings.SIGNED_URL_SECONDS // 60,
+                                                "share_url": share_url(job),
                                                 # the first paint shows the right buttons: no shift
                                                 "terminal": job.is_terminal})
 

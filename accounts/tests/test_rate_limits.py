@@ -184,5 +184,8 @@ def test_password_reset_link_is_built_from_public_base_url_not_host(client, sett
                 HTTP_HOST="evil.example.net")
     [message] = mail.outbox
     assert "evil.example.net" not in message.body
-    assert re.search(r"https://surge\.example\.com/accounts/password/reset/\S+/\S+/",
-                     message.body)
+    link = re.search(r"https://surge\.example\.com/accounts/password/reset/\S+/\S+/",
+                     message.body).group(0)
+    [(html, kind)] = message.alternatives  # a branded email: text and HTML, the same link
+    assert kind == "text/html" and f'href="{link}"' in html and "evil.example.net" not in html
+    assert message.subject == "Surge: Reset your password"

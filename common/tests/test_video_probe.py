@@ -5,8 +5,9 @@ import json
 
 import av
 import pytest
+from PIL import Image
 
-from common.video_probe import NotAVideo, probe_video
+from common.video_probe import NotAVideo, poster_jpeg, probe_video
 
 
 def make_mp4(*, seconds: float = 0.5, fps: int = 10, size: int = 64) -> bytes:
@@ -65,3 +66,17 @@ def test_too_many_bytes_fails(settings):
     settings.MAX_OUTPUT_BYTES = len(data) - 1
     with pytest.raises(NotAVideo):
         probe(data)
+
+
+def test_a_poster_is_a_jpeg_frame_from_the_video():
+    """The poster is a JPEG of the video's size, taken past its first frame."""
+    data = make_mp4(seconds=2, size=64)
+    jpeg = poster_jpeg(io.BytesIO(data))
+    with Image.open(io.BytesIO(jpeg)) as image:
+        assert image.format == "JPEG" and image.size == (64, 64)
+        assert image.getpixel((32, 32))[0] > 20  # frame 0 is black; a later frame is lighter
+
+
+def test_no_poster_from_something_that_is_not_a_video():
+    with pytest.raises(NotAVideo):
+        poster_jpeg(io.BytesIO(b"<html>Not Found</html>"))

@@ -26,6 +26,7 @@ from jobs.logs import about_job
 from jobs.models import Job
 from jobs.s3 import put_file
 from jobs.services.outputs import job_claim_copy, job_fail_copy, job_record_output
+from jobs.services.sharing import poster_store
 from providers.exceptions import ProviderError
 from providers.registry import get_backend, provider_names
 
@@ -121,6 +122,8 @@ def mirror_output(*, job_id) -> None:
                 buffer.seek(0)
                 probe_video(buffer, size=size)
                 buffer.seek(0)
+                poster = poster_store(job=job, attempt=attempt, video=buffer)
+                buffer.seek(0)
                 key = output_key(job, attempt)
                 put_file(key, buffer, content_type="video/mp4")
             break
@@ -142,14 +145,21 @@ def mirror_output(*, job_id) -> None:
                           message=NOT_A_VIDEO)
             return
     try:
-        transition = job_record_output(job_id=job.id, attempt=attempt, key=key)
+        transition = job_record_output(job_id=job.id, attempt=attempt, key=key,
+                                       poster_key=poster)
     except Job.DoesNotExist:  # deleted meanwhile (with its account): keep no orphan
-        default_storage.delete(key)
+        for orphan in filter(None, [key, poster]):
+            default_storage.delete(orphan)
         return
     if transition is None:  # the upload vanished: the reconciler copies again
         logger.warning("job %s: stored video %s is missing after the copy", job.id, key)
+        orphans = [poster]
     elif not transition.applied:  # canceled, or a later copy took over: keep no orphan
-        default_storage.delete(key)
+        orphans = [key, poster]
+    else:
+        orphans = []
+    for orphan in filter(None, orphans):
+        default_storage.delete(orphan)
 
 
 def _fresh_output_url(job: Job) -> str | None:

@@ -30,15 +30,18 @@ def job_claim_copy(*, job_id, lease_seconds: float) -> Job | None:
     return job
 
 
-def job_record_output(*, job_id, attempt: int, key: str) -> Transition | None:
-    """The copy `attempt` stored the video at `key`: the job succeeds, if that copy still
-    holds the job and the stored object is there. None: nothing is stored at `key`."""
+def job_record_output(*, job_id, attempt: int, key: str,
+                      poster_key: str = "") -> Transition | None:
+    """The copy `attempt` stored the video at `key` (and its poster frame at `poster_key`): the
+    job succeeds, if that copy still holds the job and the stored object is there. None:
+    nothing is stored at `key`."""
     size = object_size(key)
     if size is None:  # a job never succeeds without its video
         return None
     return job_transition(job_id=job_id, status=JobStatus.SUCCEEDED, source="mirror",
                           expect={"copy_attempts": attempt},
-                          fields={"output_key": key, "lease_until": None},
+                          fields={"output_key": key, "poster_key": poster_key,
+                                  "lease_until": None},
                           detail={"bytes": size})
 
 

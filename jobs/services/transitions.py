@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 # Fields a transition may set besides status/stage/progress; anything else is a programming error.
 TRANSITION_FIELDS = frozenset({
     "provider", "provider_job_id", "attempts", "error_code", "error_message", "output_key",
+    "poster_key",
     "output_url", "line_key", "not_before", "lease_until", "last_provider_news_at",
     "poll_count", "cancel_requested", "avoid_provider",
 })

@@ -12,6 +12,7 @@ from common.outbound import UnresolvableURL, UnsafeURL
 from common.tasks import enqueue
 from jobs.events import publish, user_group
 from jobs.models import Job, JobEvent, JobStatus
+from jobs.styles import style_title
 from notifications.deliveries.selectors import notification_payload, notification_unread_count
 from notifications.deliveries.webpush import push_endpoint_check
 from notifications.models import Notification, NotificationKind, PushSubscription
@@ -29,10 +30,13 @@ def on_job_event(*, job: Job, event: JobEvent) -> None:
 
 
 def _texts(job: Job, status: str) -> tuple[str, str]:
+    """Titles name the style, so two notifications can be told apart at a glance."""
+    style = style_title(job.style)
     if status == JobStatus.SUCCEEDED:
-        return "Your video is ready", "Your cinematic video is ready to watch and share."
+        return (f"Your {style} video is ready",
+                "Your cinematic video is ready to watch and share.")
     reason = job.error_message or "The renderer could not finish it."
-    return "Your video failed", f"{reason} You can retry it from the job page."
+    return f"Your {style} video failed", f"{reason} You can retry it from the job page."
 
 
 def notification_create_for_job(*, job: Job, status: str) -> Notification | None:

@@ -6,32 +6,36 @@ import json
 import logging
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.urls import reverse
 from pywebpush import WebPushException
 
+from common.email import send_branded_email
+from common.links import public_url
 from common.outbound import UnresolvableURL, UnsafeURL
 from jobs.presenter import job_page_path
 from notifications.deliveries.webpush import push_send
-from notifications.models import Notification, PushSubscription
+from notifications.models import Notification, NotificationKind, PushSubscription
 
 logger = logging.getLogger(__name__)
 GONE = (404, 410)  # the push service forgot the subscription: stop using it
 
 
-def _absolute(path: str) -> str:
-    return f"{settings.PUBLIC_BASE_URL}{path}"
+ACTION_LABELS = {NotificationKind.JOB_SUCCEEDED: "Watch your video",
+                 NotificationKind.JOB_FAILED: "See what happened"}
 
 
 def notification_send_email(notification_id: int) -> bool:
-    """Email the user about a finished job, unless they turned emails off."""
+    """Email the user about a finished job (a branded email, text and HTML), unless they turned
+    emails off."""
     notification = Notification.objects.select_related("user").get(pk=notification_id)
     user = notification.user
     if not user.email_notifications or not user.email:
         return False
-    body = (f"{notification.body}\n\n{_absolute(job_page_path(notification.job_id))}\n\n"
-            f"You can turn these emails off at {_absolute(reverse('notification-settings'))}")
-    send_mail(f"Surge: {notification.title}", body, settings.DEFAULT_FROM_EMAIL, [user.email])
+    send_branded_email(to=user.email, subject=notification.title, template="emails/job_finished",
+                       context={"title": notification.title, "body": notification.body,
+                                "action_url": public_url(job_page_path(notification.job_id)),
+                                "action_label": ACTION_LABELS.get(notification.kind, "Open Surge"),
+                                "settings_url": public_url(reverse("notification-settings"))})
     return True
 
 

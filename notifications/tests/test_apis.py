@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from jobs.tests.finished import finished_job
 from notifications.models import Notification, PushSubscription
 from notifications.tests.conftest import make_job
 
@@ -196,3 +197,25 @@ def test_json_bodies_take_only_the_documented_types(api, path, body):
     response = method(path, body, format="json")
     assert response.status_code == 400 and set(response.json()) == {"message", "extra"}
     assert not PushSubscription.objects.exists()
+
+
+def test_each_notification_names_its_style_with_a_thumbnail(api, user):
+    """The bell tells videos apart: style, a frame of the video (else the selfie), a time."""
+    from_selfie = notify(user)  # a job without a stored poster: its selfie's thumbnail
+    video = finished_job(user, poster=True)
+    from_video = Notification.objects.create(user=user, job=video, kind="job_succeeded",
+                                             title="Your Cyberpunk hero video is ready")
+    results = {item["id"]: item for item in api.get("/api/v1/notifications/").json()["results"]}
+    assert results[from_video.id]["style"] == "cyberpunk-hero"
+    assert results[from_video.id]["style_title"] == "Cyberpunk hero"
+    assert f"/{video.poster_key}?" in results[from_video.id]["thumbnail_url"]
+    assert f"/selfies/{user.pk}-thumb.jpg?" in results[from_selfie.id]["thumbnail_url"]
+    assert results[from_video.id]["created_at"]
+
+
+def test_the_list_reads_its_jobs_in_one_query(api, user, django_assert_max_num_queries):
+    """Twenty notifications with thumbnails do not cost a query each."""
+    for _ in range(5):
+        notify(user)
+    with django_assert_max_num_queries(8):
+        assert len(api.get("/api/v1/notifications/").json()["results"]) == 5

@@ -70,7 +70,7 @@ def test_job_page_shows_each_stage_live_then_plays_the_video(page, live_app):
     page.wait_for_function("""() => { const v = document.querySelector('[data-video]');
         return !v.hidden && v.readyState >= 2 && v.videoWidth > 0; }""", timeout=15000)
     video = page.locator("[data-video]")
-    assert video.evaluate("v => v.muted && v.loop && v.playsInline")
+    assert video.evaluate("v => v.controls && v.muted && v.loop && v.playsInline && !v.paused")
     assert page.locator("[data-screen]").bounding_box() == box  # no layout shift
     expect(page.locator("[data-download]")).to_be_visible()
     expect(page.locator("[data-share]")).to_be_visible()

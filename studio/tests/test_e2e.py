@@ -73,7 +73,7 @@ def test_selfie_to_video_in_the_browser(page, chromium, app):
     page.wait_for_timeout(600)  # let the progress bar's transition finish for the screenshot
     shot(page, "e2e-9-video")
     page.locator("[data-bell-toggle]").click()
-    expect(page.locator("[data-bell-list] a")).to_have_text(re.compile("Your video is ready"))
+    expect(page.locator("[data-bell-list] a")).to_contain_text("Your Cyberpunk hero video is ready")
     shot(page, "e2e-10-bell")
     page.goto(f"{app.url}/app/videos/")
     expect(page.locator("[data-badge]")).to_have_text("Ready")

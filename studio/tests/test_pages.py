@@ -7,8 +7,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from jobs.services.images import MAX_BYTES, MIN_SIDE
+from jobs.services.sharing import job_share
 from jobs.services.transitions import job_transition
 from jobs.styles import STYLES
+from jobs.tests.finished import finished_job
 from notifications.models import Notification
 from notifications.tests.conftest import make_job
 
@@ -143,3 +145,17 @@ def test_api_docs_use_our_own_swagger_ui_files(client):
     assert "cdn." not in html and "jsdelivr" not in html
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
     assert "<script>" not in html and "<style>" not in html
+
+
+def test_job_page_shows_the_public_link_only_while_shared(browser, user, settings):
+    """The link (on PUBLIC_BASE_URL) and Stop sharing appear once the owner shares."""
+    settings.PUBLIC_BASE_URL = "https://surge.example.com"
+    job = finished_job(user)
+    html = browser.get(f"/app/jobs/{job.id}/").content.decode()
+    assert 'data-share-url=""' in html and "data-shared hidden" in html
+    job = job_share(user=user, job_id=job.id)
+    html = browser.get(f"/app/jobs/{job.id}/").content.decode()
+    link = f"https://surge.example.com/v/{job.share_token}/"
+    assert f'data-share-url="{link}"' in html and f'href="{link}"' in html
+    assert "data-shared hidden" not in html and "Stop sharing" in html
+    assert " controls " in html and " autoplay" not in html  # the script decides (reduced motion)

@@ -22,6 +22,7 @@ from jobs.dispatch.mirror import (
     output_key,
 )
 from jobs.models import Job, JobStatus
+from jobs.services.sharing import poster_key
 from jobs.services.transitions import job_record_created, job_transition
 from providers.tests.support import ScriptedServer
 
@@ -137,6 +138,10 @@ class TestMirrorOutput:
         with default_storage.open(job.output_key) as stored:
             assert stored.read() == VIDEO
         default_storage.delete(job.output_key)
+        assert job.poster_key == poster_key(job, job.copy_attempts)  # for link previews
+        with default_storage.open(job.poster_key) as poster:
+            assert poster.read(3) == b"\xff\xd8\xff"  # a JPEG
+        default_storage.delete(job.poster_key)
 
     def test_a_copy_is_two_s3_requests(self, server, saving_job, monkeypatch):
         """One PUT and one HEAD: django-storages' save() also asked whether the name was free,

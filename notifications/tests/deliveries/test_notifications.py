@@ -44,6 +44,21 @@ def test_a_succeeded_job_notifies_once_in_app_and_by_email(user):
     assert f"/app/jobs/{job.id}/" in mail.outbox[0].body
 
 
+def test_the_email_is_branded_with_text_and_html_and_links_on_the_public_url(user, settings):
+    """Both parts name the style and link the job page and the settings on PUBLIC_BASE_URL."""
+    settings.PUBLIC_BASE_URL = "https://surge.example.com"
+    job = make_job(user)
+    finish(job)
+    [message] = mail.outbox
+    assert message.subject == "Surge: Your Cyberpunk hero video is ready"
+    [(html, kind)] = message.alternatives
+    page, settings_page = (f"https://surge.example.com/app/jobs/{job.id}/",
+                           "https://surge.example.com/app/settings/")
+    assert kind == "text/html" and f'href="{page}"' in html and f'href="{settings_page}"' in html
+    assert "Watch your video" in html and "Cyberpunk hero" in html
+    assert f"Watch your video: {page}" in message.body and settings_page in message.body
+
+
 def test_a_failed_job_says_why_and_canceled_jobs_stay_quiet(user):
     """Failure notifies with the reason; a user's own cancel does not notify."""
     failed, canceled = make_job(user), make_job(user)
@@ -51,6 +66,7 @@ def test_a_failed_job_says_why_and_canceled_jobs_stay_quiet(user):
     finish(canceled, "canceled")
     notification = Notification.objects.get()
     assert notification.kind == "job_failed" and "timed out" in notification.body
+    assert notification.title == "Your Cyberpunk hero video failed"  # which one, at a glance
     assert len(mail.outbox) == 1 and "failed" in mail.outbox[0].subject
 
 

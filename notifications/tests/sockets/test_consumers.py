@@ -274,7 +274,8 @@ def test_notification_created_reaches_the_users_sockets(user, settings):
                          fields={"error_message": "No face found in the selfie."})
         message = await receive_until(comm, "notification.created")
         assert message["unread_count"] == 1
-        assert message["notification"]["title"] == "Your video failed"
+        assert message["notification"]["title"] == "Your Cyberpunk hero video failed"
+        assert message["notification"]["style_title"] == "Cyberpunk hero"
         assert message["notification"]["url"] == f"/app/jobs/{job.id}/"
         await comm.disconnect()
     run(body)

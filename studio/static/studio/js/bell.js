@@ -18,19 +18,51 @@ export function forwardToBell(message) {
   if (message.type === "notification.created" && !part("panel")?.hidden) load();
 }
 
+// "just now", "2 min ago", "3 h ago", "yesterday", "4 days ago", then the date.
+export function ago(iso, now = Date.now()) {
+  const seconds = Math.max(0, (now - Date.parse(iso)) / 1000);
+  if (seconds < 45) return "just now";
+  if (seconds < 3600) return `${Math.max(1, Math.round(seconds / 60))} min ago`;
+  if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`;
+  const days = Math.floor(seconds / 86400);
+  if (days === 1) return "yesterday";
+  if (days < 7) return `${days} days ago`;
+  return new Date(iso).toLocaleDateString(undefined, { day: "numeric", month: "short" });
+}
+
 function item(notification) {
   const li = document.createElement("li");
   li.className = notification.read_at ? "" : "unread";
   const link = document.createElement("a");
   link.href = notification.url || "#";
   link.dataset.id = notification.id;
+  const thumb = document.createElement(notification.thumbnail_url ? "img" : "span");
+  thumb.className = "bell-thumb";
+  if (notification.thumbnail_url) Object.assign(thumb, { src: notification.thumbnail_url, alt: "", loading: "lazy" });
+  const text = document.createElement("span");
+  text.className = "bell-text";
   const title = document.createElement("strong");
   title.textContent = notification.title;
   const body = document.createElement("small");
   body.textContent = notification.body;
-  link.append(title, body);
+  const when = document.createElement("time");
+  when.dateTime = notification.created_at;
+  when.title = new Date(notification.created_at).toLocaleString();
+  when.textContent = ago(notification.created_at);
+  text.append(title, body, when);
+  link.append(thumb, text);
   li.append(link);
   return li;
+}
+
+// Navigation must not wait for the server: the read mark goes out in the background and
+// survives the page unloading (keepalive).
+function markRead(id) {
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+  fetch(`/api/v1/notifications/${id}/read/`, {
+    method: "POST", keepalive: true, credentials: "same-origin",
+    headers: { Accept: "application/json", "X-CSRFToken": csrf },
+  }).catch(() => {});  // unread stays unread; the next page shows the true count
 }
 
 async function load() {
@@ -59,16 +91,17 @@ if (bell) {
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !part("panel").hidden) { toggle(false); part("toggle").focus(); }
   });
-  part("list").addEventListener("click", async (event) => {
+  part("list").addEventListener("click", (event) => {
     const link = event.target.closest("a[data-id]");
     if (!link) return;
-    event.preventDefault();
-    try {
-      const result = await api(`/api/v1/notifications/${link.dataset.id}/read/`, { method: "POST" });
-      setCount(result.unread_count);
-    } finally {
-      location.assign(link.getAttribute("href"));
+    const item = link.closest("li");
+    if (item.classList.contains("unread")) {
+      item.classList.remove("unread");
+      markRead(link.dataset.id);
+      const count = Number.parseInt(part("count").textContent, 10);
+      if (count < 100) setCount(Math.max(0, count - 1));
     }
+    // The link itself navigates, at once (a new tab on a middle or ⌘-click, too).
   });
   part("read-all").addEventListener("click", async () => {
     const result = await api("/api/v1/notifications/read-all/", { method: "POST" });

@@ -135,7 +135,8 @@ function showVideo() {
     video.hidden = false;  // fades in over the render visual, in the same box: no layout shift
     setTimeout(() => { el("visual").hidden = true; }, 700);
   }, { once: true });
-  video.play().catch(() => {});  // muted autoplay; a refusal leaves the controls-free poster
+  // Muted autoplay, unless the user asked for less motion: then it waits for the play button.
+  if (!matchMedia("(prefers-reduced-motion: reduce)").matches) video.play().catch(() => {});
 }
 
 function tick() {
@@ -180,31 +181,53 @@ el("retry").addEventListener("click", async (event) => {
   if (job) location.assign(job.page_url);
 });
 
+// The public page (/v/…): made on the first Share, shown with a way to turn it off.
+function showShared(url) {
+  root.dataset.shareUrl = url || "";
+  el("shared").hidden = !url;
+  el("share-link").href = el("share-link").textContent = url || "";
+}
+
+async function shareUrl(button) {
+  if (!root.dataset.shareUrl) {
+    const result = await act(button, `/api/v1/jobs/${state.job_id}/share/`);
+    if (!result) return null;
+    showShared(result.share_url);
+  }
+  return root.dataset.shareUrl;
+}
+
 el("share").addEventListener("click", async (event) => {
-  const minutes = root.dataset.linkMinutes || 15;
-  const button = event.currentTarget;
-  const title = "My Surge video";
-  if (navigator.share) {
-    button.disabled = true;
+  const url = await shareUrl(event.currentTarget);
+  if (!url) return;
+  if (navigator.share) {  // phones: the share sheet (chats, stories, messages)
     try {
-      // Phones share the clip itself (to a chat or story); the signed link expires in minutes.
-      const blob = await (await fetch(state.video_url)).blob();
-      const file = new File([blob], `surge-${state.style || "video"}.mp4`, { type: "video/mp4" });
-      const data = navigator.canShare?.({ files: [file] }) ? { files: [file], title }
-                                                           : { title, url: state.video_url };
-      await navigator.share(data);
+      await navigator.share({ title: "My Surge video", url });
       return;
     } catch (error) {
       if (error.name === "AbortError") return;
-    } finally {
-      button.disabled = false;
+      // NotAllowedError: the tap's activation ran out while the link was made; copy instead.
     }
   }
   try {
-    await navigator.clipboard.writeText(state.video_url);
-    note(`Link copied — it works for ${minutes} minutes. Download to keep the video.`);
+    await navigator.clipboard.writeText(url);
+    note("Link copied. Anyone with it can watch; stop sharing any time.");
   } catch {
-    window.prompt(`Copy this link (it works for ${minutes} minutes):`, state.video_url);
+    note("Copy your link: it is shown under the buttons.");
+  }
+});
+
+el("unshare").addEventListener("click", async (event) => {
+  const button = event.currentTarget;
+  button.disabled = true;
+  try {
+    await api(`/api/v1/jobs/${state.job_id}/share/`, { method: "DELETE" });
+    showShared("");
+    note("Sharing is off: the link no longer works.");
+  } catch (error) {
+    note(error.message);
+  } finally {
+    button.disabled = false;
   }
 });
 
