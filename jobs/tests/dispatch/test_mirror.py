@@ -137,15 +137,16 @@ class TestMirrorOutput:
         assert job.output_key == output_key(job, job.copy_attempts)
         with default_storage.open(job.output_key) as stored:
             assert stored.read() == VIDEO
-        default_storage.delete(job.output_key)
         assert job.poster_key == poster_key(job, job.copy_attempts)  # for link previews
         with default_storage.open(job.poster_key) as poster:
             assert poster.read(3) == b"\xff\xd8\xff"  # a JPEG
-        default_storage.delete(job.poster_key)
+        for key in (job.output_key, job.poster_key):
+            default_storage.delete(key)
 
-    def test_a_copy_is_two_s3_requests(self, server, saving_job, monkeypatch):
-        """One PUT and one HEAD: django-storages' save() also asked whether the name was free,
-        and its exists() and size() were a HEAD each, every one through a new boto3 resource."""
+    def test_a_copy_is_three_s3_requests(self, server, saving_job, monkeypatch):
+        """A PUT each for the poster and the video, one HEAD: django-storages' save() also
+        asked whether each name was free, and its exists() and size() were a HEAD each, every
+        one through a boto3 resource built anew."""
         operations = []
         make_request = botocore.endpoint.Endpoint.make_request
 
@@ -157,8 +158,9 @@ class TestMirrorOutput:
         server.reply(200, VIDEO)
         mirror_output(job_id=job.id)
         assert state(job) == (JobStatus.SUCCEEDED, "")
-        assert operations == ["PutObject", "HeadObject"]
-        default_storage.delete(job.output_key)
+        assert operations == ["PutObject", "PutObject", "HeadObject"]
+        for key in filter(None, (job.output_key, job.poster_key)):
+            default_storage.delete(key)
 
     def test_an_expired_url_is_refreshed_from_the_provider_once(self, server, saving_job):
         """404 on the output: the provider's status hands out a new URL, which is used."""
@@ -170,7 +172,8 @@ class TestMirrorOutput:
         assert state(job) == (JobStatus.SUCCEEDED, "")
         assert [request.path for request in server.requests] == [
             "/outputs/old.mp4", "/replicate/v1/predictions/pred-1", "/outputs/new.mp4"]
-        default_storage.delete(job.output_key)
+        for key in filter(None, (job.output_key, job.poster_key)):
+            default_storage.delete(key)
 
     def test_an_output_gone_for_good_fails_the_job_with_a_reason(self, server, saving_job):
         """No fresh URL (the provider repeats the dead one): the job fails as expired."""

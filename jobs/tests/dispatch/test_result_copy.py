@@ -39,8 +39,9 @@ def saving_job(engine, make_user, make_jobs):
 
 
 def stored_videos(job):
+    """This job's objects under the user's videos/ (other tests' users may share the id)."""
     _, files = default_storage.listdir(f"videos/{job.user_id}/")
-    return files
+    return [name for name in files if name.startswith(str(job.id))]
 
 
 def test_a_result_that_is_not_a_video_fails_the_job(engine, provider, saving_job):
