@@ -40,7 +40,7 @@ from jobs.models import (
     Selfie,
 )
 from jobs.s3 import signed_url
-from jobs.stages import PROVIDERS_BUSY, STAGE_TEXT
+from jobs.stages import COLD_START, PROVIDERS_BUSY, STAGE_TEXT, spoken_duration
 
 
 def job_get_for_user(*, user, job_id) -> Job:
@@ -208,3 +208,8 @@ def job_stage_text(*, job: Job, position: int | None,
     if position is None:
         return job.stage
     return f"{STAGE_TEXT[JobStatus.QUEUED]} — position {position + 1}"
+
+
+def cold_start_text(warmup_seconds: float) -> str:
+    """What a job waiting for a cold model says, with how long a boot takes (measured)."""
+    return f"{COLD_START} (first video takes about {spoken_duration(warmup_seconds)})"
