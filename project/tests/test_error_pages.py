@@ -7,10 +7,21 @@ import re
 import pytest
 from django.test import RequestFactory
 
-from notifications.tests.conftest import make_job, other_user, user  # noqa: F401
+from accounts.models import User
+from notifications.tests.conftest import PASSWORD, make_job
 from project import views
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def user(db):
+    return User.objects.create_user("ada@example.com", PASSWORD)
+
+
+@pytest.fixture
+def other_user(db):
+    return User.objects.create_user("bob@example.com", PASSWORD)
 
 
 def assert_surge_page(html: str, heading: str) -> None:
