@@ -32,7 +32,7 @@ RECENT_ROWS = 400  # the newest successful jobs, over all providers, the medians
 MEASURED_CACHE_SECONDS = 30
 PROMISE_SECONDS = 24 * 3600
 ANY = "*"  # the measure over every provider (a queued job has none yet)
-_MEASURED_KEY = "jobs:eta-measured"
+MEASURED_KEY = "jobs:eta-measured"
 _WARM_KEY = "jobs:eta-warm:"
 _PROMISE_KEY = "jobs:eta-promise:"
 # Statuses after the provider has shown its model is loaded.
@@ -47,7 +47,7 @@ def _seconds(later: datetime, earlier: datetime) -> float:
 def measured_seconds() -> dict[str, dict[str, float]]:
     """{"render": {provider: s}, "warmup": {provider: s}}: medians of recent successful jobs,
     with ANY for all providers together; cached briefly, one query."""
-    cached = cache.get(_MEASURED_KEY)
+    cached = cache.get(MEASURED_KEY)
     if cached is not None:
         return cached
     renders: dict[str, list[float]] = {}
@@ -75,7 +75,7 @@ def measured_seconds() -> dict[str, dict[str, float]]:
         legacy = _legacy_warmup_seconds()
         if legacy is not None:
             value["warmup"][ANY] = legacy
-    cache.set(_MEASURED_KEY, value, timeout=MEASURED_CACHE_SECONDS)
+    cache.set(MEASURED_KEY, value, timeout=MEASURED_CACHE_SECONDS)
     return value
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.core.cache import cache
 
 from accounts.models import User
-from jobs.eta import DEFAULT_WARMUP_SECONDS, eta_seconds, recent_warmup_seconds
+from jobs.eta import DEFAULT_WARMUP_SECONDS, MEASURED_KEY, eta_seconds, recent_warmup_seconds
 from jobs.models import Job, JobStatus, Selfie
 from jobs.presenter import iso, job_event_message, job_state, job_states
 from jobs.services.jobs import job_enqueue
@@ -118,7 +118,7 @@ def test_a_failed_job_always_has_an_error_code(job):
 
 def test_a_warming_event_has_the_etas_of_the_state(job):
     """The socket's event and the job's state are built from the same formula and times."""
-    cache.delete("jobs:eta-measured")
+    cache.delete(MEASURED_KEY)
     for status in ("dispatching", "submitted", "warming"):
         job_transition(job_id=job.id, status=status, source="test")
     job = Job.objects.get(pk=job.id)

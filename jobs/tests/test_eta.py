@@ -1,0 +1,140 @@
+"""Time estimates: measured per provider, a cold boot promised up front, never raised without a
+new cause, and the first promise after dispatch kept on the job."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+
+import pytest
+from django.core.cache import cache
+
+from accounts.models import User
+from common.memo import forget_all
+from jobs.eta import (
+    MEASURED_KEY,
+    Timings,
+    cause_of,
+    job_promises,
+    measured_seconds,
+    note_provider_warm,
+    promise,
+)
+from jobs.models import Job, JobStatus, Selfie
+from jobs.services.jobs import job_enqueue
+from jobs.services.transitions import job_transition
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=dt_timezone.utc)
+
+
+def later(seconds: float) -> datetime:
+    return NOW + timedelta(seconds=seconds)
+
+
+def test_a_promise_counts_down_and_never_goes_up_under_the_same_cause():
+    """The queue estimate of 0:01 said 1 min, then 2 min at 0:40: a later, larger estimate is
+    clamped to the finish already promised."""
+    assert promise({"j": ("0", 60)}, now=NOW) == {"j": 60}
+    assert promise({"j": ("0", 120)}, now=later(40)) == {"j": 20}
+    assert promise({"j": ("0", 5)}, now=later(45)) == {"j": 5}  # earlier news: lower at once
+    assert promise({"j": ("0", 60)}, now=later(80)) == {"j": 1}  # run out: stays at 1 s
+
+
+def test_a_new_cause_may_raise_the_promise():
+    """A cold boot the provider reports, or a requeue after a provider gave up."""
+    promise({"j": ("0", 10)}, now=NOW)
+    assert promise({"j": ("0c", 45)}, now=later(5)) == {"j": 45}
+    assert promise({"j": ("1", 70)}, now=later(6)) == {"j": 70}
+
+
+def test_the_cause_changes_on_a_requeue_or_a_cold_boot_not_on_the_first_send():
+    queued = cause_of(status=JobStatus.QUEUED, attempts=0, warming_at=None, dispatched_at=None)
+    sent = cause_of(status=JobStatus.SUBMITTED, attempts=1, warming_at=None, dispatched_at=NOW)
+    warming = cause_of(status=JobStatus.WARMING, attempts=1, warming_at=later(1),
+                       dispatched_at=NOW)
+    rendering = cause_of(status=JobStatus.RENDERING, attempts=1, warming_at=later(1),
+                         dispatched_at=NOW)
+    requeued = cause_of(status=JobStatus.QUEUED, attempts=1, warming_at=later(1),
+                        dispatched_at=NOW)
+    assert queued == sent != warming == rendering
+    assert requeued not in (queued, warming)
+
+
+def test_a_missing_estimate_is_no_promise():
+    assert promise({"j": ("0", None)}, now=NOW) == {"j": None}
+
+
+@pytest.fixture
+def user(db):
+    return User.objects.create_user("ada@example.com", "neon-Skyline-4821")
+
+
+def finished_job(user, *, provider: str, render: float, boot: float | None = None) -> Job:
+    """A succeeded job of `provider` whose render took `render` s after a `boot` s cold start."""
+    selfie = Selfie.objects.create(user=user, image="s/a.jpg", thumbnail="s/a-t.jpg",
+                                   width=512, height=640)
+    start = NOW
+    warming = start + timedelta(seconds=1) if boot is not None else None
+    rendering = warming + timedelta(seconds=boot) if boot is not None else None
+    finished = start + timedelta(seconds=render + (boot or 0))
+    return Job.objects.create(user=user, selfie=selfie, style="cyberpunk-hero",
+                              status=JobStatus.SUCCEEDED, provider=provider,
+                              dispatched_at=start, warming_at=warming,
+                              first_progress_at=rendering, finished_at=finished)
+
+
+def test_renders_and_boots_are_measured_per_provider_and_a_boot_is_not_a_render(user):
+    for _ in range(3):
+        finished_job(user, provider="fast", render=6)
+        finished_job(user, provider="slow", render=30)
+    finished_job(user, provider="fast", render=6, boot=40)
+    cache.delete(MEASURED_KEY)
+    forget_all()
+    measured = measured_seconds()
+    assert measured["render"]["fast"] == 6 and measured["render"]["slow"] == 30
+    assert measured["warmup"]["fast"] == 40 and "slow" not in measured["warmup"]
+    timings = Timings()
+    assert timings.render_for("fast") == 6 and timings.warmup_for("fast") == 40
+    assert timings.warmup_for("slow") == 40  # not measured there: the measure over all
+
+
+@pytest.fixture
+def job(user):
+    selfie = Selfie.objects.create(user=user, image="s/b.jpg", thumbnail="s/b-t.jpg",
+                                   width=512, height=640)
+    return job_enqueue(user=user, selfie=selfie, style="cyberpunk-hero")
+
+
+def test_a_provider_that_rendered_recently_is_expected_warm(settings, db):
+    settings.KEEP_WARM_IDLE = 60
+    assert Timings().expect_cold("local")
+    note_provider_warm("local")
+    assert not Timings().expect_cold("local") and not Timings().expect_cold()
+
+
+def test_the_first_estimate_after_dispatch_is_kept_on_the_job_once(job):
+    job_transition(job_id=job.id, status="dispatching", source="test",
+                   fields={"provider": "local", "attempts": 1})
+    first = Job.objects.get(pk=job.id)
+    assert first.eta_promised_at == first.dispatched_at and first.eta_promised_seconds > 0
+    job_transition(job_id=job.id, status="queued", source="test", requeue=True)
+    job_transition(job_id=job.id, status="dispatching", source="test",
+                   fields={"provider": "local", "attempts": 2})
+    again = Job.objects.get(pk=job.id)
+    assert again.eta_promised_at == first.eta_promised_at
+    assert again.dispatched_at > first.dispatched_at
+
+
+def test_a_cold_job_walked_through_its_stages_is_never_promised_more(job):
+    """From the line to the render, on a cold provider: each estimate clients get is at most
+    the one before (the boot is promised from the start, so 'warming' raises nothing)."""
+    seen = []
+    for status, fields in [(None, None), ("dispatching", {"provider": "local", "attempts": 1}),
+                           ("submitted", None), ("warming", None), ("rendering", None)]:
+        if status:
+            job_transition(job_id=job.id, status=status, source="test", fields=fields)
+        fresh = Job.objects.get(pk=job.id)
+        seen.append(job_promises([fresh], positions={str(job.id): 0} if not status else {},
+                                 timings=Timings())[str(job.id)])
+    assert seen == sorted(seen, reverse=True), seen
+    assert seen[0] >= 40  # the boot, promised while still in line
