@@ -212,16 +212,30 @@ def job_eta_seconds(job: Job, *, timings: Timings, position: int | None = None,
 
 
 def cause_of(*, status: str, attempts: int, warming_at: datetime | None,
-             dispatched_at: datetime | None) -> str:
+             dispatched_at: datetime | None, boot_expected: bool = False) -> str:
     """What an estimate was made under; a promise may only go up when this changes.
 
     A requeue (back in line after a provider gave up) is a new cause: `attempts` counts sends,
-    so a queued job and its first send share a cause and a resend does not. So is a cold boot the
-    provider reports for this send.
+    so a queued job and its first send share a cause and a resend does not. So is a cold boot,
+    unless the estimate already counted one (`boot_expected`: the provider was expected cold).
     """
     sends = attempts if status == JobStatus.QUEUED else max(0, attempts - 1)
-    cold = warming_at is not None and dispatched_at is not None and warming_at >= dispatched_at
-    return f"{sends}{'c' if cold or status == JobStatus.WARMING else ''}"
+    cold = (boot_expected or status == JobStatus.WARMING
+            or (warming_at is not None and dispatched_at is not None
+                and warming_at >= dispatched_at))
+    return f"{sends}{'c' if cold else ''}"
+
+
+def job_cause(job: Job, *, timings: Timings, status: str | None = None) -> str:
+    """The cause of a job's estimate (of one of its events, given its status)."""
+    status = status or job.status
+    expected = False
+    if status == JobStatus.QUEUED:
+        expected = timings.expect_cold()
+    elif status in (JobStatus.DISPATCHING, JobStatus.SUBMITTED):
+        expected = timings.expect_cold(job.provider or None)
+    return cause_of(status=status, attempts=job.attempts, warming_at=job.warming_at,
+                    dispatched_at=job.dispatched_at, boot_expected=expected)
 
 
 def promise(estimates: dict[str, tuple[str, int | None]], *,
@@ -249,7 +263,7 @@ def promise(estimates: dict[str, tuple[str, int | None]], *,
             finish = kept[1]
         else:
             changed[keys[job_id]] = (cause, finish)
-        result[job_id] = max(1, math.ceil(finish - at))
+        result[job_id] = max(1, int(finish - at + 0.5))
     if changed:
         try:
             cache.set_many(changed, timeout=PROMISE_SECONDS)
@@ -263,7 +277,6 @@ def job_promises(jobs: list[Job], *, positions: dict, timings: Timings,
     """{job id: seconds} the clients of these jobs are told (one cache round trip)."""
     now = now or timezone.now()
     return promise({str(job.id): (
-        cause_of(status=job.status, attempts=job.attempts, warming_at=job.warming_at,
-                 dispatched_at=job.dispatched_at),
+        job_cause(job, timings=timings),
         job_eta_seconds(job, timings=timings, position=positions.get(str(job.id)), now=now))
         for job in jobs}, now=now)

@@ -16,7 +16,7 @@ from typing import TypedDict
 from django.urls import reverse
 from django.utils import timezone
 
-from jobs.eta import Timings, cause_of, job_eta_seconds, job_promises, promise
+from jobs.eta import Timings, job_cause, job_eta_seconds, job_promises, promise
 from jobs.events import JobEventMessage
 from jobs.models import Job, JobEvent, JobStatus
 from jobs.selectors import (
@@ -128,8 +128,7 @@ def job_event_message(job: Job, event: JobEvent, *,
     if event.seq >= job.last_seq:
         now = timezone.now()
         eta = promise({str(job.id): (
-            cause_of(status=event.status, attempts=job.attempts, warming_at=job.warming_at,
-                     dispatched_at=job.dispatched_at),
+            job_cause(job, timings=timings, status=event.status),
             job_eta_seconds(job, timings=timings, status=event.status, progress=event.progress,
                             now=now))}, now=now)[str(job.id)]
     message: JobEventMessage = {

@@ -58,6 +58,9 @@ def test_the_cause_changes_on_a_requeue_or_a_cold_boot_not_on_the_first_send():
                         dispatched_at=NOW)
     assert queued == sent != warming == rendering
     assert requeued not in (queued, warming)
+    # A boot already promised (the provider was expected cold) is no new cause when it comes.
+    assert cause_of(status=JobStatus.QUEUED, attempts=0, warming_at=None, dispatched_at=None,
+                    boot_expected=True) == warming
 
 
 def test_a_missing_estimate_is_no_promise():

@@ -126,8 +126,10 @@ def queue_positions_by_user() -> dict[int, list[QueuedJobPosition]]:
     rows = queued_jobs_in_dispatch_order().values_list("id", "user_id", "attempts")
     line = [(str(job_id), user_id, attempts, position) for position, (job_id, user_id, attempts)
             in enumerate(rows.iterator(chunk_size=2000))]
+    cold = timings.expect_cold()
     etas = promise({job_id: (
-        cause_of(status=JobStatus.QUEUED, attempts=attempts, warming_at=None, dispatched_at=None),
+        cause_of(status=JobStatus.QUEUED, attempts=attempts, warming_at=None, dispatched_at=None,
+                 boot_expected=cold),
         eta_seconds(status=JobStatus.QUEUED, progress=0.0, position=position, timings=timings))
         for job_id, _, attempts, position in line})
     by_user: dict[int, list[QueuedJobPosition]] = {}

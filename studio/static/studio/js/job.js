@@ -49,9 +49,11 @@ function setEta(s) {
     etaAt = null;
   } else {
     // The server never raises a promise without a new cause, but floors one that has run out at
-    // 1 s; counted here, it stays run out ("Taking a little longer") until the job moves on.
+    // 1 s; counted here, it stays run out ("Taking a little longer") until the job moves on. A
+    // second later across a stage change is rounding (whole seconds, received later), not news.
     const at = Date.now() + s.eta_seconds * 1000;
-    etaAt = etaAt != null && etaStatus === s.status && at > etaAt ? etaAt : at;
+    const later = etaAt != null && at > etaAt;
+    etaAt = later && (etaStatus === s.status || at - etaAt < 1500) ? etaAt : at;
   }
   etaStatus = s.status;
 }
