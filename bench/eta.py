@@ -94,7 +94,7 @@ async def run_wave(http, target, users, args, wave: str) -> list[dict]:
             job["polls"].append((time.time(), body["status"], body["eta_seconds"]))
             if body["status"] in TERMINAL:
                 job["status"] = body["status"]
-                job["finished_at"] = load.parse_time(body["finished_at"])
+                job["finished_at"] = load.parse_time(body["updated_at"])  # the database's below
                 return
         job["status"] = "timeout"
 
@@ -136,10 +136,10 @@ def summarise(jobs: list[dict], recorded: dict[str, tuple]) -> dict:
             unfinished += 1
             continue
         cold_jobs += any(status == "warming" for _, status, _ in job["polls"])
-        actual = job["finished_at"] - job["created_at"]
+        promised_at, promised, finished = recorded.get(job["id"], (None, None, None))
+        actual = (finished or job["finished_at"]) - job["created_at"]
         if job["accept_eta"] and actual > 0:
             accept.append(job["accept_eta"] / actual)
-        promised_at, promised, finished = recorded.get(job["id"], (None, None, None))
         if promised_at and promised and finished and finished > promised_at:
             dispatch.append(promised / (finished - promised_at))
         job["ratio_accept"] = accept[-1] if accept else None

@@ -116,9 +116,12 @@ def note_provider_warm(provider: str) -> None:
 
 
 def on_job_event(*, job: Job, event: JobEvent) -> None:
-    """JOB_EVENT_HOOKS entry: a job that renders tells us its provider is warm."""
+    """JOB_EVENT_HOOKS entry: a job that renders tells us its provider is warm; one that
+    succeeds is a new measurement (each process still keeps its medians for up to 5 s)."""
     if event.status in _RENDERED:
         note_provider_warm(job.provider)
+    if event.status == JobStatus.SUCCEEDED:
+        cache.delete(MEASURED_KEY)
 
 
 class Timings:
