@@ -14,6 +14,7 @@ import math
 from datetime import datetime
 from functools import cached_property
 from statistics import median
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
@@ -214,22 +215,25 @@ def job_eta_seconds(job: Job, *, timings: Timings, position: int | None = None,
                        rendering_at=job.first_progress_at, now=now)
 
 
+class Cause(NamedTuple):
+    """What an estimate was made under. A promise may only go up on a new cause: a requeue (a
+    new send), or a boot that the promise did not already count."""
+
+    sends: int  # a queued job and its first send share 0; a requeue makes it 1, and so on
+    boot_counted: bool  # the estimate includes a boot (the provider was expected cold)
+    booting: bool  # the provider said it is booting for this send
+
+
 def cause_of(*, status: str, attempts: int, warming_at: datetime | None,
-             dispatched_at: datetime | None, boot_expected: bool = False) -> str:
-    """What an estimate was made under; a promise may only go up when this changes.
-
-    A requeue (back in line after a provider gave up) is a new cause: `attempts` counts sends,
-    so a queued job and its first send share a cause and a resend does not. So is a cold boot,
-    unless the estimate already counted one (`boot_expected`: the provider was expected cold).
-    """
+             dispatched_at: datetime | None, boot_expected: bool = False) -> Cause:
     sends = attempts if status == JobStatus.QUEUED else max(0, attempts - 1)
-    cold = (boot_expected or status == JobStatus.WARMING
-            or (warming_at is not None and dispatched_at is not None
-                and warming_at >= dispatched_at))
-    return f"{sends}{'c' if cold else ''}"
+    booting = status == JobStatus.WARMING or (
+        status != JobStatus.QUEUED and warming_at is not None and dispatched_at is not None
+        and warming_at >= dispatched_at)
+    return Cause(sends, boot_expected or booting, booting)
 
 
-def job_cause(job: Job, *, timings: Timings, status: str | None = None) -> str:
+def job_cause(job: Job, *, timings: Timings, status: str | None = None) -> Cause:
     """The cause of a job's estimate (of one of its events, given its status)."""
     status = status or job.status
     expected = False
@@ -241,12 +245,19 @@ def job_cause(job: Job, *, timings: Timings, status: str | None = None) -> str:
                     dispatched_at=job.dispatched_at, boot_expected=expected)
 
 
-def promise(estimates: dict[str, tuple[str, int | None]], *,
+def _may_rise(kept: tuple, cause: Cause) -> bool:
+    sends, boot_counted, _ = kept[0]
+    return cause.sends != sends or (cause.booting and not boot_counted)
+
+
+def promise(estimates: dict[str, tuple[Cause, int | None]], *,
             now: datetime | None = None) -> dict[str, int | None]:
-    """{job id: seconds} clamped to what each job was last promised under the same cause.
+    """{job id: seconds}, each clamped to the finish time the job was last promised unless its
+    cause is new (see `Cause`); a boot that was expected is no news when it comes, and
+    our guess about a provider's model changing is none either.
 
     `estimates` is {job id: (cause, fresh estimate)}. A promise that has run out stays at 1 s
-    (the page then says the job is taking longer); it is replaced only under a new cause.
+    (the page then says the job is taking longer) until a new cause.
     """
     live = {job_id: value for job_id, value in estimates.items() if value[1] is not None}
     if not live:
@@ -262,10 +273,14 @@ def promise(estimates: dict[str, tuple[str, int | None]], *,
     for job_id, (cause, seconds) in live.items():
         finish = at + seconds
         kept = previous.get(keys[job_id])
-        if kept and kept[0] == cause and kept[1] <= finish:
-            finish = kept[1]
+        if kept and not _may_rise(kept, cause):
+            counted = kept[0][1] or cause.boot_counted
+            if kept[1] <= finish:
+                finish = kept[1]
+            if finish != kept[1] or counted != kept[0][1]:
+                changed[keys[job_id]] = ((cause.sends, counted, cause.booting), finish)
         else:
-            changed[keys[job_id]] = (cause, finish)
+            changed[keys[job_id]] = (tuple(cause), finish)
         result[job_id] = max(1, int(finish - at + 0.5))
     if changed:
         try:

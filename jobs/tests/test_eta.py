@@ -13,6 +13,7 @@ from accounts.models import User
 from common.memo import forget_all
 from jobs.eta import (
     MEASURED_KEY,
+    Cause,
     Timings,
     cause_of,
     job_promises,
@@ -31,23 +32,34 @@ def later(seconds: float) -> datetime:
     return NOW + timedelta(seconds=seconds)
 
 
+WARM, COLD_EXPECTED, BOOTING = Cause(0, False, False), Cause(0, True, False), Cause(0, True, True)
+
+
 def test_a_promise_counts_down_and_never_goes_up_under_the_same_cause():
     """The queue estimate of 0:01 said 1 min, then 2 min at 0:40: a later, larger estimate is
     clamped to the finish already promised."""
-    assert promise({"j": ("0", 60)}, now=NOW) == {"j": 60}
-    assert promise({"j": ("0", 120)}, now=later(40)) == {"j": 20}
-    assert promise({"j": ("0", 5)}, now=later(45)) == {"j": 5}  # earlier news: lower at once
-    assert promise({"j": ("0", 60)}, now=later(80)) == {"j": 1}  # run out: stays at 1 s
+    assert promise({"j": (WARM, 60)}, now=NOW) == {"j": 60}
+    assert promise({"j": (WARM, 120)}, now=later(40)) == {"j": 20}
+    assert promise({"j": (WARM, 5)}, now=later(45)) == {"j": 5}  # earlier news: lower at once
+    assert promise({"j": (WARM, 60)}, now=later(80)) == {"j": 1}  # run out: stays at 1 s
 
 
-def test_a_new_cause_may_raise_the_promise():
-    """A cold boot the provider reports, or a requeue after a provider gave up."""
-    promise({"j": ("0", 10)}, now=NOW)
-    assert promise({"j": ("0c", 45)}, now=later(5)) == {"j": 45}
-    assert promise({"j": ("1", 70)}, now=later(6)) == {"j": 70}
+def test_an_unexpected_boot_or_a_requeue_may_raise_the_promise():
+    promise({"j": (WARM, 10)}, now=NOW)
+    assert promise({"j": (BOOTING, 45)}, now=later(5)) == {"j": 45}
+    assert promise({"j": (Cause(1, False, False), 70)}, now=later(6)) == {"j": 70}
 
 
-def test_the_cause_changes_on_a_requeue_or_a_cold_boot_not_on_the_first_send():
+def test_an_expected_boot_or_a_changed_guess_about_the_model_raises_nothing():
+    """Promised with a boot, the boot coming is no news; a provider whose warm note lapsed
+    while the job waited (now expected cold) is no news either."""
+    promise({"j": (COLD_EXPECTED, 20)}, now=NOW)
+    assert promise({"j": (BOOTING, 22)}, now=later(3)) == {"j": 17}
+    promise({"k": (WARM, 10)}, now=NOW)
+    assert promise({"k": (COLD_EXPECTED, 50)}, now=later(1)) == {"k": 9}
+
+
+def test_the_cause_changes_on_a_requeue_or_a_boot():
     queued = cause_of(status=JobStatus.QUEUED, attempts=0, warming_at=None, dispatched_at=None)
     sent = cause_of(status=JobStatus.SUBMITTED, attempts=1, warming_at=None, dispatched_at=NOW)
     warming = cause_of(status=JobStatus.WARMING, attempts=1, warming_at=later(1),
@@ -56,11 +68,8 @@ def test_the_cause_changes_on_a_requeue_or_a_cold_boot_not_on_the_first_send():
                          dispatched_at=NOW)
     requeued = cause_of(status=JobStatus.QUEUED, attempts=1, warming_at=later(1),
                         dispatched_at=NOW)
-    assert queued == sent != warming == rendering
-    assert requeued not in (queued, warming)
-    # A boot already promised (the provider was expected cold) is no new cause when it comes.
-    assert cause_of(status=JobStatus.QUEUED, attempts=0, warming_at=None, dispatched_at=None,
-                    boot_expected=True) == warming
+    assert queued == sent == WARM and warming == rendering == BOOTING
+    assert requeued == Cause(1, False, False)
 
 
 def test_a_missing_estimate_is_no_promise():
