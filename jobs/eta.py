@@ -44,7 +44,7 @@ def _seconds(later: datetime, earlier: datetime) -> float:
     return (later - earlier).total_seconds()
 
 
-@memoize_for(5.0)
+@memoize_for(1.0)  # a new success shows within a second (each process keeps its own copy)
 def measured_seconds() -> dict[str, dict[str, float]]:
     """{"render": {provider: s}, "warmup": {provider: s}}: medians of recent successful jobs,
     with ANY for all providers together; cached briefly, one query."""
@@ -118,7 +118,7 @@ def note_provider_warm(provider: str) -> None:
 
 def on_job_event(*, job: Job, event: JobEvent) -> None:
     """JOB_EVENT_HOOKS entry: a job that renders tells us its provider is warm; one that
-    succeeds is a new measurement (each process still keeps its medians for up to 5 s)."""
+    succeeds is a new measurement (each process still keeps its medians for up to 1 s)."""
     if event.status in _RENDERED:
         note_provider_warm(job.provider)
     if event.status == JobStatus.SUCCEEDED:

@@ -164,5 +164,5 @@ def test_a_success_is_measured_at_once_not_after_the_cache_expires(
             job_transition(job_id=job.id, status=status, source="test",
                            fields={"provider": "local", "attempts": 1}
                            if status == "dispatching" else None)
-    forget_all()  # this process's 5 s memo; other processes' runs out by itself
+    forget_all()  # this process's 1 s memo; other processes' runs out by itself
     assert "local" in measured_seconds()["render"]
