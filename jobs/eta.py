@@ -98,18 +98,6 @@ def _legacy_warmup_seconds() -> float | None:
     return median(durations[:RECENT_WARMUPS]) if durations else None
 
 
-def recent_render_seconds(provider: str | None = None) -> float:
-    """Median warm render (dispatch → done, less a cold boot) of the provider's recent jobs."""
-    renders = measured_seconds()["render"]
-    return renders.get(provider or ANY, renders.get(ANY, DEFAULT_RENDER_SECONDS))
-
-
-def recent_warmup_seconds(provider: str | None = None) -> float:
-    """Median cold boot (`warming` → first `rendering`) of the provider's recent jobs."""
-    warmups = measured_seconds()["warmup"]
-    return warmups.get(provider or ANY, warmups.get(ANY, DEFAULT_WARMUP_SECONDS))
-
-
 def note_provider_warm(provider: str) -> None:
     """The provider just rendered: its model stays loaded for about KEEP_WARM_IDLE."""
     if provider:
@@ -155,14 +143,6 @@ class Timings:
         """No recent render on the provider (on any, for a job not yet sent): its model is
         most likely unloaded and the job will wait for a boot."""
         return provider not in self._warm if provider else not self._warm
-
-    @property
-    def render(self) -> float:
-        return self.render_for()
-
-    @property
-    def warmup(self) -> float:
-        return self.warmup_for()
 
 
 def eta_seconds(*, status: str, progress: float, position: int | None, timings: Timings,

@@ -9,7 +9,7 @@ import pytest
 from django.core.cache import cache
 
 from accounts.models import User
-from jobs.eta import DEFAULT_WARMUP_SECONDS, MEASURED_KEY, eta_seconds, recent_warmup_seconds
+from jobs.eta import DEFAULT_WARMUP_SECONDS, MEASURED_KEY, Timings, eta_seconds
 from jobs.models import Job, JobStatus, Selfie
 from jobs.presenter import iso, job_event_message, job_state, job_states
 from jobs.services.jobs import job_enqueue
@@ -123,7 +123,7 @@ def test_a_warming_event_has_the_etas_of_the_state(job):
         job_transition(job_id=job.id, status=status, source="test")
     job = Job.objects.get(pk=job.id)
     event = job_event_message(job, job.events.get(seq=4))
-    assert event["eta_seconds"] >= DEFAULT_WARMUP_SECONDS == recent_warmup_seconds()
+    assert event["eta_seconds"] >= DEFAULT_WARMUP_SECONDS == Timings().warmup_for("local")
     assert abs(event["eta_seconds"] - job_state(job)["eta_seconds"]) <= 1  # a second may pass
     assert event["stage"] == job_state(job)["stage"] == (
         "Starting the renderer (first video takes about 40 s)")
