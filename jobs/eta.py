@@ -4,7 +4,7 @@ Measured per provider from recent successful jobs: the render (dispatch → done
 boot) and the cold boot (`warming` → first `rendering`). A provider that has not rendered for a
 while is expected cold, so a first video is promised its boot up front instead of discovering it
 half-way. A promise is kept per job (in the cache) and never goes up without a new cause: a
-requeue (the job goes back in line) or a cold boot the provider reports; otherwise each new
+requeue (the job goes back in line) or a boot the promise did not count; otherwise each new
 estimate is clamped to the finish time already promised.
 """
 
