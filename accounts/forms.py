@@ -66,7 +66,14 @@ class ThrottledLoginMixin:
 
 
 class ThrottledAuthenticationForm(ThrottledLoginMixin, AuthenticationForm):
-    """Django's login form with the limits of the token API."""
+    """Django's login form with the limits of the token API; the username is an email (phones
+    show their email keyboard, password managers fill it)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].widget = forms.EmailInput(
+            attrs={"autocomplete": "email", "autofocus": True, "autocapitalize": "none",
+                   "maxlength": self.fields["username"].max_length})
 
 
 class ThrottledAdminAuthenticationForm(ThrottledLoginMixin, AdminAuthenticationForm):

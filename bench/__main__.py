@@ -1,6 +1,6 @@
 """`python -m bench <benchmark> [flags]`: run one benchmark (`--help` after its name for flags).
 
-Benchmarks: spike, drain, ceiling, fanout, spike10, uploads; `all` runs spike, drain, ceiling,
+Benchmarks: spike, drain, ceiling, fanout, spike10, uploads, eta; `all` runs spike, drain, ceiling,
 fanout and uploads one after the other with their defaults (what `make bench` runs after the
 pytest benchmarks).
 """
@@ -18,6 +18,7 @@ BENCHMARKS = {
     "fanout": "bench.fanout",
     "spike10": "bench.spike10",
     "uploads": "bench.uploads",
+    "eta": "bench.eta",
 }
 SUITE = ("spike", "drain", "ceiling", "fanout", "uploads")
 

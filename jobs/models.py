@@ -121,7 +121,15 @@ class Job(models.Model):
     accepted_at = models.DateTimeField(null=True, blank=True,
                                        help_text="When the provider accepted the job.")
     first_progress_at = models.DateTimeField(null=True, blank=True)
+    warming_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the provider last said it was booting a cold model.")
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The first time estimate given once the job was sent (jobs/presenter.py), kept to be
+    # compared with the real finish (`python -m bench eta`).
+    eta_promised_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the first estimate after dispatch was made.")
+    eta_promised_seconds = models.FloatField(
+        null=True, blank=True, help_text="That estimate: seconds until the video is ready.")
 
     class Meta:
         ordering = ["-created_at"]

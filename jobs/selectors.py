@@ -42,7 +42,7 @@ from jobs.models import (
     Selfie,
 )
 from jobs.s3 import signed_url
-from jobs.stages import PROVIDERS_BUSY, STAGE_TEXT
+from jobs.stages import COLD_START, PROVIDERS_BUSY, STAGE_TEXT, spoken_duration
 
 
 def job_get_for_user(*, user, job_id) -> Job:
@@ -291,3 +291,8 @@ def selfie_ids_in_use(*, user) -> set:
     """Ids of the user's selfies that a running job still needs (they cannot be deleted yet)."""
     return set(Job.objects.filter(user=user, status__in=ACTIVE_STATUSES, selfie__isnull=False)
                .values_list("selfie_id", flat=True))
+
+
+def cold_start_text(warmup_seconds: float) -> str:
+    """What a job waiting for a cold model says, with how long a boot takes (measured)."""
+    return f"{COLD_START} (first video takes about {spoken_duration(warmup_seconds)})"

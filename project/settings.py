@@ -103,6 +103,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "common.ratelimit.RateLimitedPagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "project.errors.FriendlyNotFoundMiddleware",  # Surge's 404 for pages in DEBUG too
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -368,6 +369,7 @@ TASKS_RUN_INLINE = env.bool("TASKS_RUN_INLINE", default=False)
 # Called on commit after every job event as hook(job=, event=): how lower layers reach upper ones.
 JOB_EVENT_HOOKS = [
     "jobs.dispatch.hooks.on_job_event",
+    "jobs.eta.on_job_event",
     "notifications.sockets.queue_broadcast.on_job_event",
     "notifications.deliveries.services.on_job_event",
 ]

@@ -41,5 +41,6 @@ urlpatterns = [
     re_path(r"^api/", views.api_not_found),
 ]
 
+handler403 = "project.views.permission_denied"
 handler404 = "project.views.page_not_found"
 handler500 = "project.views.server_error"

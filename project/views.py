@@ -35,3 +35,9 @@ def server_error(request):
     if request.path.startswith("/api/"):
         return json_error(500, "Something went wrong on our side. Please try again.")
     return defaults.server_error(request)
+
+
+def permission_denied(request, exception):
+    if request.path.startswith("/api/"):
+        return json_error(403)
+    return defaults.permission_denied(request, exception)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -68,7 +72,33 @@ def videos(request):
     jobs = list(job_list_for_user(user=request.user)[:GALLERY_SIZE])
     cards = [{"job": job, "state": state, "style": STYLES.get(job.style)}
              for job, state in zip(jobs, job_states(jobs), strict=True)]
+    for card, when in zip(cards, tile_times(cards), strict=True):
+        card["when"] = when
     return render(request, "studio/videos.html", {"cards": cards})
+
+
+def tile_times(cards: list[dict]) -> list[str]:
+    """When each gallery video was made, as its tile shows it: "1 Dec 14:02", with seconds (then
+    a number) where two videos of one style would read the same, so each tile's accessible name
+    (style, time, status) is distinct."""
+    def when(card, with_seconds=False):
+        return date_format(timezone.localtime(card["job"].created_at),
+                           "j M H:i:s" if with_seconds else "j M H:i")
+
+    def title(card):
+        return card["style"].title if card["style"] else card["job"].style
+
+    times = [when(card) for card in cards]
+    clashes = Counter((title(card), text) for card, text in zip(cards, times, strict=True))
+    times = [when(card, with_seconds=True) if clashes[(title(card), text)] > 1 else text
+             for card, text in zip(cards, times, strict=True)]
+    seen: Counter = Counter()
+    result = []
+    for card, text in zip(cards, times, strict=True):
+        seen[(title(card), text)] += 1
+        count = seen[(title(card), text)]
+        result.append(text if count == 1 else f"{text} ({count})")
+    return result
 
 
 @login_required

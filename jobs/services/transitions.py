@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from jobs.dispatch import redis as dispatch_redis
+from jobs.eta import Timings, job_eta_seconds
 from jobs.events import send_job_event
 from jobs.logs import job_log_context
 from jobs.models import STATUS_RANK, TERMINAL_STATUSES, Job, JobEvent, JobStatus
@@ -131,6 +132,11 @@ def _apply(job: Job, *, status, stage, progress, requeue, fields, now) -> None:
 
     if status == JobStatus.DISPATCHING and previous != status:
         job.dispatched_at = now
+        if job.eta_promised_at is None:  # kept to compare with the real finish (bench eta)
+            job.eta_promised_at = now
+            job.eta_promised_seconds = job_eta_seconds(job, timings=Timings(), now=now)
+    if status == JobStatus.WARMING and previous != status:
+        job.warming_at = now
     if status == JobStatus.SUBMITTED and previous != status:
         job.accepted_at = now
     if status == JobStatus.RENDERING and job.first_progress_at is None:

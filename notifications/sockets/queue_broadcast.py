@@ -20,9 +20,9 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from jobs.dispatch import redis as dispatch_redis
+from jobs.eta import Timings, cause_of, eta_seconds, promise
 from jobs.events import publish, user_group
 from jobs.models import Job, JobEvent, JobStatus
-from jobs.presenter import Timings, eta_seconds
 from jobs.selectors import queued_jobs_in_dispatch_order
 
 logger = logging.getLogger(__name__)
@@ -124,13 +124,19 @@ def _trailing_broadcast() -> None:
 def queue_positions_by_user() -> dict[int, list[QueuedJobPosition]]:
     """{user id: positions of that user's queued jobs}, from ONE query over the whole line."""
     timings = Timings()
+    rows = queued_jobs_in_dispatch_order().values_list("id", "user_id", "attempts")
+    line = [(str(job_id), user_id, attempts, position) for position, (job_id, user_id, attempts)
+            in enumerate(rows.iterator(chunk_size=2000))]
+    cold = timings.expect_cold()
+    etas = promise({job_id: (
+        cause_of(status=JobStatus.QUEUED, attempts=attempts, warming_at=None, dispatched_at=None,
+                 boot_expected=cold),
+        eta_seconds(status=JobStatus.QUEUED, progress=0.0, position=position, timings=timings))
+        for job_id, _, attempts, position in line})
     by_user: dict[int, list[QueuedJobPosition]] = {}
-    rows = queued_jobs_in_dispatch_order().values_list("id", "user_id")
-    for position, (job_id, user_id) in enumerate(rows.iterator(chunk_size=2000)):
-        eta = eta_seconds(status=JobStatus.QUEUED, progress=0.0, position=position,
-                          timings=timings)
+    for job_id, user_id, _, position in line:
         by_user.setdefault(user_id, []).append(
-            {"job_id": str(job_id), "queue_position": position, "eta_seconds": eta})
+            {"job_id": job_id, "queue_position": position, "eta_seconds": etas[job_id]})
     return by_user
 
 

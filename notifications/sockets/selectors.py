@@ -6,8 +6,9 @@ API's and the pages' are.
 
 from __future__ import annotations
 
+from jobs.eta import Timings
 from jobs.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Job
-from jobs.presenter import JobState, Timings, job_event_message, job_state, job_states
+from jobs.presenter import JobState, job_event_message, job_state, job_states
 from jobs.selectors import job_events_after, job_get_for_user
 
 RECENT_JOBS = 24

@@ -16,6 +16,7 @@ from notifications.tests.conftest import PASSWORD, make_job
 from project.testing.live_app import LiveApp
 from studio.tests.browser import in_thread, login_cookie, shot, tiny_mp4
 
+COLD_START_40 = "Starting the renderer (first video takes about 40 s)"
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
@@ -42,15 +43,15 @@ def test_job_page_shows_each_stage_live_then_plays_the_video(page, live_app):
     page.set_viewport_size({"width": 1200, "height": 900})
     page.goto(f"{live_app.url}/app/jobs/{job.id}/")
     stage = page.locator("[data-stage]")
-    expect(stage).to_have_text("In line — position 1, about 1 min")
+    expect(stage).to_have_text("In line — position 1, about 2 min")  # no provider warm yet
     socket_open(page)
     box = page.locator("[data-screen]").bounding_box()
     shot(page, "ui-1-queued")
 
     step(job, "dispatching")
     step(job, "warming")
-    expect(stage).to_have_text("Warming up the model")
-    expect(page.locator("[data-announce]")).to_have_text("Warming up the model")
+    expect(stage).to_have_text(COLD_START_40)
+    expect(page.locator("[data-announce]")).to_have_text(COLD_START_40)
     shot(page, "ui-2-warming")
     step(job, "rendering", progress=0.42)
     expect(stage).to_have_text("Rendering 42 %")
@@ -133,7 +134,7 @@ def test_without_websockets_the_page_polls_and_cancel_works(page, live_app):
     expect(page.locator("[data-connection]")).to_contain_text("checking every few seconds")
     step(job, "dispatching")
     step(job, "warming")
-    expect(page.locator("[data-stage]")).to_have_text("Warming up the model")
+    expect(page.locator("[data-stage]")).to_have_text(COLD_START_40)
     page.locator("[data-cancel]").click()
     expect(page.locator("[data-stage]")).to_have_text("Canceled")
     expect(page.locator("[data-retry]")).to_be_visible()

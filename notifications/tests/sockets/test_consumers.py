@@ -10,10 +10,11 @@ from channels.db import database_sync_to_async
 from django.core.cache import cache
 
 from accounts.services import token_issue
+from jobs.eta import DEFAULT_WARMUP_SECONDS, MEASURED_KEY
 from jobs.events import send_job_event
 from jobs.models import Job, JobEvent
 from jobs.ops import counters
-from jobs.presenter import DEFAULT_WARMUP_SECONDS, job_event_message
+from jobs.presenter import job_event_message
 from jobs.services.transitions import job_transition
 from notifications.sockets import gauge, queue_broadcast
 from notifications.tests.conftest import make_job
@@ -355,7 +356,7 @@ def test_a_warming_job_is_promised_a_cold_start_not_a_warm_render(user):
     render median alone promised ~5 s for a 40 s cold start."""
 
 
-    cache.delete("jobs:recent-warmup-seconds")  # no cold starts measured: the default
+    cache.delete(MEASURED_KEY)  # no cold starts measured: the default
     cookie = session_cookie(user)
     async def body():
         job = await database_sync_to_async(make_job)(user)

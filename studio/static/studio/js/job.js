@@ -43,8 +43,19 @@ function merge(update) {
   render();
 }
 
+let etaStatus = null;  // the status the current estimate was made for
 function setEta(s) {
-  etaAt = s.eta_seconds != null && !TERMINAL.has(s.status) ? Date.now() + s.eta_seconds * 1000 : null;
+  if (s.eta_seconds == null || TERMINAL.has(s.status)) {
+    etaAt = null;
+  } else {
+    // The server never raises a promise without a new cause, but floors one that has run out at
+    // 1 s; counted here, it stays run out ("Taking a little longer") until the job moves on. A
+    // second later across a stage change is rounding (whole seconds, received later), not news.
+    const at = Date.now() + s.eta_seconds * 1000;
+    const later = etaAt != null && at > etaAt;
+    etaAt = later && (etaStatus === s.status || at - etaAt < 1500) ? etaAt : at;
+  }
+  etaStatus = s.status;
 }
 
 // Seconds left by the latest estimate, counted down locally (≤ 0: the estimate has run out).

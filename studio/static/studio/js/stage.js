@@ -23,7 +23,8 @@ export function describe(state) {
         ? `In line — position ${state.queue_position + 1}${eta}` : `In line${eta}`;
     case "dispatching": return "Sending to the renderer";
     case "submitted": return "Starting up";
-    case "warming": return "Warming up the model";
+    // A cold boot; the server's words carry its measured length.
+    case "warming": return state.stage || "Starting the renderer";
     case "rendering": return `Rendering ${Math.round((state.progress || 0) * 100)} %`;
     case "saving": return "Saving your video";
     case "succeeded": return "Your video is ready";
