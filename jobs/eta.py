@@ -102,6 +102,7 @@ def note_provider_warm(provider: str) -> None:
     """The provider just rendered: its model stays loaded for about KEEP_WARM_IDLE."""
     if provider:
         cache.set(_WARM_KEY + provider, True, timeout=max(1, int(settings.KEEP_WARM_IDLE)))
+        warm_providers.forget()  # at once in this process, within a second in the others
 
 
 def on_job_event(*, job: Job, event: JobEvent) -> None:
@@ -113,6 +114,14 @@ def on_job_event(*, job: Job, event: JobEvent) -> None:
         cache.delete(MEASURED_KEY)
 
 
+@memoize_for(1.0)  # asked by every submission and poll; a model's state changes far less often
+def warm_providers() -> frozenset[str]:
+    """The providers that rendered within KEEP_WARM_IDLE (note_provider_warm)."""
+    names = list(provider_limits())
+    found = cache.get_many([_WARM_KEY + name for name in names])
+    return frozenset(name for name in names if found.get(_WARM_KEY + name))
+
+
 class Timings:
     """The measured durations an ETA is made of, read on first use and then kept for one
     response, socket message or broadcast pass."""
@@ -122,10 +131,8 @@ class Timings:
         return measured_seconds()
 
     @cached_property
-    def _warm(self) -> set[str]:
-        names = list(provider_limits())
-        found = cache.get_many([_WARM_KEY + name for name in names])
-        return {name for name in names if found.get(_WARM_KEY + name)}
+    def _warm(self) -> frozenset[str]:
+        return warm_providers()
 
     @cached_property
     def slots(self) -> int:

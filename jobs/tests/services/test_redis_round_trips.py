@@ -40,15 +40,22 @@ def round_trips(monkeypatch):
     return sent
 
 
+def carrying(round_trips, commands) -> list[bytes]:
+    """The round trips that carry any of these commands (the ETA's promise cache, read and
+    written for the clamp, goes on its own)."""
+    return [sent for sent in round_trips if any(f"\r\n{command}\r\n".encode() in sent
+                                                for command in commands)]
+
+
 @pytest.mark.parametrize("key", [None, "idempotent-1"])
 def test_a_submission_tells_redis_everything_in_one_round_trip(user, selfie, round_trips, key):
     job_create(user=user, selfie_id=selfie.id, style="cyberpunk-hero")  # connected, timings read
     round_trips.clear()
     job_create(user=user, selfie_id=selfie.id, style="cyberpunk-hero", idempotency_key=key)
-    assert len(round_trips) == 1
-    sent = b"".join(round_trips)
-    for command in (b"PUBLISH", b"LPUSH", b"HINCRBY", b"EVAL"):
-        assert command in sent
+    hooks = ("PUBLISH", "LPUSH", "HINCRBY", "EVAL")
+    [sent] = carrying(round_trips, hooks)
+    for command in hooks:
+        assert f"\r\n{command}\r\n".encode() in sent
 
 
 def test_a_render_done_frees_the_slot_before_the_wake_up_in_one_round_trip(
@@ -59,9 +66,8 @@ def test_a_render_done_frees_the_slot_before_the_wake_up_in_one_round_trip(
     assert slots.acquire(provider="local", job_id=job.id, limit=5)
     round_trips.clear()
     job_transition(job_id=job.id, status=JobStatus.SAVING, source="test")
-    assert len(round_trips) == 1
-    sent = b"".join(round_trips)
-    assert sent.index(b"ZREM") < sent.index(b"LPUSH")
+    [sent] = carrying(round_trips, ("PUBLISH", "ZREM", "LPUSH"))
+    assert b"PUBLISH" in sent and sent.index(b"ZREM") < sent.index(b"LPUSH")
     assert slots.in_use(provider="local") == 0
 
 
