@@ -11,6 +11,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from accounts.models import User
+from jobs.services.sharing import job_share
 from jobs.services.transitions import job_transition
 from notifications.tests.conftest import PASSWORD, make_job
 from project.testing.live_app import LiveApp
@@ -26,7 +27,8 @@ WIDTHS = {"laptop": {"width": 1280, "height": 800}, "phone": {"width": 390, "hei
 class StudioPage:
     name: str
     # May name {job} (the user's queued job), {video} (their finished one), {other} (someone
-    # else's job, which is a 404) or {missing} (a job that never existed).
+    # else's job, which is a 404), {missing} (a job that never existed), {selfie} (the user's
+    # photo) or {share} (the shared video's token).
     path: str
     signed_in: bool = True
 
@@ -44,6 +46,12 @@ STUDIO_PAGES = [
     StudioPage("settings", "/app/settings/"),
     StudioPage("password-change", "/accounts/password/change/"),
     StudioPage("not-found", "/app/jobs/{other}/"),
+    StudioPage("account", "/app/account/"),
+    StudioPage("photos", "/app/photos/"),
+    StudioPage("photo-delete", "/app/photos/{selfie}/delete/"),
+    StudioPage("video-delete", "/app/jobs/{video}/delete/"),
+    StudioPage("account-delete", "/app/account/delete/"),
+    StudioPage("shared-video", "/v/{share}/", signed_in=False),
 ]
 
 
@@ -64,8 +72,10 @@ def seed() -> tuple[User, dict[str, str]]:
         job_transition(job_id=video.id, status=status, source="test")
     job_transition(job_id=video.id, status="succeeded", source="test",
                    fields={"output_key": key})
+    shared = job_share(user=user, job_id=video.id)
     return user, {"job": str(job.id), "video": str(video.id), "other": str(make_job(other).id),
-                  "missing": str(uuid.uuid4())}
+                  "missing": str(uuid.uuid4()), "selfie": str(job.selfie_id),
+                  "share": shared.share_token}
 
 
 @pytest.mark.parametrize("width", list(WIDTHS))
