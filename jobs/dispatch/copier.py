@@ -1,9 +1,12 @@
-"""Copies finished videos into our bucket on threads of the dispatcher process.
+"""Copies finished videos into our bucket on a pool of threads: in the copier process
+(`manage.py copier`, what `make run` and `make stack` start), or in a dispatcher started
+without `--copy-threads 0`.
 
-A copy is a download and an upload: network waits, little CPU. On the task worker each copy
+A copy is a download, a probe, a poster frame and an upload. On the task worker each copy
 took a whole worker process, and under a drain (ten renders finishing every half second)
-finished videos queued for a minute behind two processes. Here copy requests come through a
-Redis list and run on a pool of threads; several dispatchers share the list.
+finished videos queued for a minute behind two processes; on the dispatcher's threads their
+CPU delayed the hand-over of freed slots (one GIL). Copy requests come through a Redis list;
+several copiers share it.
 """
 
 from __future__ import annotations
