@@ -5,6 +5,7 @@ What a client sees of a job (stage, ETA, URLs) is built from these in jobs/prese
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -215,10 +216,13 @@ def job_video_url(job: Job) -> str | None:
     return signed_url(job.output_key, content_type="video/mp4")
 
 
+SHARE_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # secrets.token_urlsafe's alphabet
+
+
 def job_get_shared(*, token: str) -> Job:
     """The finished video shared under `token`, or 404: an unknown, turned-off or malformed
     token and a video that is gone all look the same."""
-    if not token or len(token) > 64:
+    if not SHARE_TOKEN.fullmatch(token):  # e.g. a NUL, which PostgreSQL refuses (a 500)
         raise Http404("No such video.")
     job = Job.objects.filter(share_token=token, status=JobStatus.SUCCEEDED).first()
     if job is None or not job.output_key:
