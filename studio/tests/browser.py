@@ -10,10 +10,13 @@ import av
 from django.db import connection
 from PIL import Image
 
+from jobs.services.transitions import job_transition
 from launcher.embedded import BASE_DIR
 from project.testing.sessions import signed_in_session_key
 
 ARTIFACTS = BASE_DIR / "test-artifacts"
+# The widths every page is checked at: a laptop's and a phone's.
+VIEWPORTS = {"laptop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
 def in_thread(function, *args, **kwargs):
@@ -56,3 +59,8 @@ def shot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def step(job, status, **kwargs):
+    """Move a job as the engine would, from a browser test (off Playwright's event loop)."""
+    return in_thread(job_transition, job_id=job.id, status=status, source="test", **kwargs)

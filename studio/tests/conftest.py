@@ -10,6 +10,7 @@ from jobs.tests.conftest import make_selfie  # noqa: F401
 
 # The same users and jobs as the notifications tests (pytest finds fixtures by name here).
 from notifications.tests.conftest import other_user, user  # noqa: F401
+from project.testing.live_app import LiveApp
 
 # Debian's Chromium (never a downloaded browser), quiet and offline.
 CHROMIUM = {"executable_path": "/usr/bin/chromium",
@@ -35,6 +36,14 @@ def chromium(django_db_setup):
             browser = playwright.chromium.launch(**CHROMIUM)
             yield browser
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def live_app(django_db_setup):
+    """The whole app (web, worker, dispatcher, local provider) for one module's browser tests."""
+    app = LiveApp()
+    yield app
+    app.stop()
 
 
 @pytest.fixture

@@ -14,13 +14,10 @@ from accounts.models import User
 from jobs.services.sharing import job_share
 from jobs.services.transitions import job_transition
 from notifications.tests.conftest import PASSWORD, make_job
-from project.testing.live_app import LiveApp
 from studio.tests.axe import axe_violations, describe
-from studio.tests.browser import in_thread, login_cookie, shot, tiny_mp4
+from studio.tests.browser import VIEWPORTS, in_thread, login_cookie, shot, tiny_mp4
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-WIDTHS = {"laptop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
 @dataclass(frozen=True)
@@ -55,13 +52,6 @@ STUDIO_PAGES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def live_app(django_db_setup):
-    app = LiveApp()
-    yield app
-    app.stop()
-
-
 def seed() -> tuple[User, dict[str, str]]:
     """A user with a queued job and a finished video, and someone else's job."""
     user = User.objects.create_user("axe@example.com", PASSWORD)
@@ -78,13 +68,13 @@ def seed() -> tuple[User, dict[str, str]]:
                   "share": shared.share_token}
 
 
-@pytest.mark.parametrize("width", list(WIDTHS))
+@pytest.mark.parametrize("width", list(VIEWPORTS))
 @pytest.mark.parametrize("studio_page", STUDIO_PAGES, ids=lambda p: p.name)
 def test_no_serious_accessibility_violations(page, live_app, studio_page, width):
     user, ids = in_thread(seed)
     if studio_page.signed_in:
         page.context.add_cookies([login_cookie(user, live_app.url)])
-    page.set_viewport_size(WIDTHS[width])
+    page.set_viewport_size(VIEWPORTS[width])
     response = page.goto(live_app.url + studio_page.path.format(**ids))
     assert response.status < 500
     page.wait_for_load_state("load")

@@ -15,19 +15,9 @@ from accounts.models import User
 from jobs.tests.finished import finished_job
 from notifications.models import Notification
 from notifications.tests.conftest import PASSWORD
-from project.testing.live_app import LiveApp
-from studio.tests.browser import in_thread, login_cookie, shot, tiny_mp4
+from studio.tests.browser import VIEWPORTS, in_thread, login_cookie, shot, tiny_mp4
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-SIZES = {"laptop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
-
-
-@pytest.fixture(scope="module")
-def live_app(django_db_setup):
-    app = LiveApp()
-    yield app
-    app.stop()
 
 
 def two_finished_videos(email: str):
@@ -42,11 +32,11 @@ def read_at(job):
     return Notification.objects.get(job=job).read_at
 
 
-@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("size", VIEWPORTS)
 def test_the_bell_tells_videos_apart_and_a_click_goes_at_once(page, live_app, size):
     user, older, newer = in_thread(two_finished_videos, f"bell-{size}@example.com")
     page.context.add_cookies([login_cookie(user, live_app.url)])
-    page.set_viewport_size(SIZES[size])
+    page.set_viewport_size(VIEWPORTS[size])
     page.goto(f"{live_app.url}/app/videos/")
     expect(page.locator("[data-bell-count]")).to_have_text("2")
     page.locator("[data-bell-toggle]").click()
@@ -57,7 +47,7 @@ def test_the_bell_tells_videos_apart_and_a_click_goes_at_once(page, live_app, si
     expect(items.nth(1).locator("time")).to_have_text("2 h ago")
     page.wait_for_function("""() => [...document.querySelectorAll('[data-bell-list] img')]
         .filter((img) => img.complete && img.naturalWidth > 0).length === 2""")
-    assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS[size]["width"]
     shot(page, f"bell-{size}-list")
 
     # The read mark is held back until the page has gone: navigation does not wait for it.

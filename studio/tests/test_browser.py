@@ -11,24 +11,11 @@ from django.core.files.storage import default_storage
 from playwright.sync_api import expect
 
 from accounts.models import User
-from jobs.services.transitions import job_transition
 from notifications.tests.conftest import PASSWORD, make_job
-from project.testing.live_app import LiveApp
-from studio.tests.browser import in_thread, login_cookie, shot, tiny_mp4
+from studio.tests.browser import in_thread, login_cookie, shot, step, tiny_mp4
 
 COLD_START_40 = "Starting the renderer (first video takes about 40 s)"
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def live_app(django_db_setup):
-    app = LiveApp()
-    yield app
-    app.stop()
-
-
-def step(job, status, **kwargs):
-    return in_thread(job_transition, job_id=job.id, status=status, source="test", **kwargs)
 
 
 def socket_open(page):
@@ -121,7 +108,6 @@ def test_another_users_job_page_is_not_found(page, live_app):
     page.context.add_cookies([login_cookie(stranger, live_app.url)])
     response = page.goto(f"{live_app.url}/app/jobs/{job.id}/")
     assert response.status == 404
-
 
 
 def test_without_websockets_the_page_polls_and_cancel_works(page, live_app):

@@ -13,7 +13,6 @@ from accounts.models import User
 from jobs.services.images import MIN_SIDE
 from jobs.styles import STYLES
 from notifications.tests.conftest import PASSWORD, make_job
-from project.testing.live_app import LiveApp
 from studio.tests.browser import in_thread, login_cookie, shot
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -21,13 +20,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 WIDTHS = pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1280", "390"])
-
-
-@pytest.fixture(scope="module")
-def live_app(django_db_setup):
-    app = LiveApp()
-    yield app
-    app.stop()
 
 
 @pytest.fixture

@@ -18,23 +18,14 @@ from jobs.services.jobs import job_enqueue
 from jobs.services.transitions import job_transition
 from jobs.tests.conftest import s3_keys
 from notifications.tests.conftest import PASSWORD
-from project.testing.live_app import LiveApp
-from studio.tests.browser import in_thread, login_cookie, shot, tiny_mp4
+from studio.tests.browser import VIEWPORTS, in_thread, login_cookie, shot, tiny_mp4
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-WIDTHS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
-@pytest.fixture(scope="module")
-def live_app(django_db_setup):
-    app = LiveApp()
-    yield app
-    app.stop()
-
-
-@pytest.fixture(params=list(WIDTHS))
+@pytest.fixture(params=list(VIEWPORTS))
 def width(request, page):
-    page.set_viewport_size(WIDTHS[request.param])
+    page.set_viewport_size(VIEWPORTS[request.param])
     return request.param
 
 
@@ -58,7 +49,7 @@ def sign_in(page, live_app, user) -> None:
 
 def fits(page, width: str) -> None:
     """Nothing sticks out sideways."""
-    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS[width]["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS[width]["width"]
 
 
 def test_delete_a_video_from_the_gallery(page, live_app, width, make_selfie):

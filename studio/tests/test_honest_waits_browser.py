@@ -15,27 +15,13 @@ from accounts.models import User
 from common.memo import forget_all
 from jobs.eta import MEASURED_KEY
 from jobs.models import Job, JobStatus
-from jobs.services.transitions import job_transition
 from notifications.sockets.queue_broadcast import wait_for_trailing_broadcasts
 from notifications.tests.conftest import PASSWORD, make_job
-from project.testing.live_app import LiveApp
-from studio.tests.browser import in_thread, login_cookie, shot
+from studio.tests.browser import VIEWPORTS, in_thread, login_cookie, shot, step
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-WIDTHS = {"laptop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 SECONDS = re.compile(r"[Aa]bout (\d+) s\b")
-
-
-@pytest.fixture(scope="module")
-def live_app(django_db_setup):
-    app = LiveApp()
-    yield app
-    app.stop()
-
-
-def step(job, status, **kwargs):
-    return in_thread(job_transition, job_id=job.id, status=status, source="test", **kwargs)
 
 
 def measured_history(user, *, boot: float, render: float) -> None:
@@ -64,7 +50,7 @@ def left(page) -> int:
     return int(match.group(1))
 
 
-@pytest.mark.parametrize("width", list(WIDTHS))
+@pytest.mark.parametrize("width", list(VIEWPORTS))
 def test_a_cold_start_says_so_with_the_measured_boot_and_the_estimate_never_grows(
         page, live_app, width):
     """Measured here: a 12 s boot and 5 s renders. Nothing rendered lately, so the line already
@@ -73,7 +59,7 @@ def test_a_cold_start_says_so_with_the_measured_boot_and_the_estimate_never_grow
     in_thread(measured_history, user, boot=12, render=5)
     job = in_thread(make_job, user)
     page.context.add_cookies([login_cookie(user, live_app.url)])
-    page.set_viewport_size(WIDTHS[width])
+    page.set_viewport_size(VIEWPORTS[width])
     page.goto(f"{live_app.url}/app/jobs/{job.id}/")
     stage = page.locator("[data-stage]")
     expect(stage).to_have_text(re.compile(r"In line — position 1, about 1[67] s"))
@@ -95,19 +81,19 @@ def test_a_cold_start_says_so_with_the_measured_boot_and_the_estimate_never_grow
     shot(page, f"eta-rendering-{width}")
 
 
-@pytest.mark.parametrize("width", list(WIDTHS))
+@pytest.mark.parametrize("width", list(VIEWPORTS))
 def test_someone_elses_job_is_surges_404_page_with_a_way_home(page, live_app, width):
     """On `make run` (DEBUG on) too: no yellow technical page."""
     owner = in_thread(User.objects.create_user, f"owner-{width}@example.com", PASSWORD)
     stranger = in_thread(User.objects.create_user, f"stranger-{width}@example.com", PASSWORD)
     job = in_thread(make_job, owner)
     page.context.add_cookies([login_cookie(stranger, live_app.url)])
-    page.set_viewport_size(WIDTHS[width])
+    page.set_viewport_size(VIEWPORTS[width])
     response = page.goto(f"{live_app.url}/app/jobs/{job.id}/")
     assert response.status == 404
     expect(page.get_by_role("heading", level=1)).to_have_text("We can't find that page")
     expect(page.get_by_role("link", name="My videos").last).to_be_visible()
-    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS[width]["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS[width]["width"]
     shot(page, f"error-404-{width}")
     page.get_by_role("link", name="Back to Surge").click()
     expect(page).to_have_url(f"{live_app.url}/app/")  # signed in: home is the studio
@@ -130,12 +116,12 @@ def colors(css: str) -> list[tuple[int, int, int]]:
 
 
 @pytest.mark.parametrize("scheme", ["dark", "light"])
-@pytest.mark.parametrize("width", list(WIDTHS))
+@pytest.mark.parametrize("width", list(VIEWPORTS))
 def test_the_sign_up_pill_reads_at_4_5_to_1_on_every_colour_of_its_gradient(
         chromium, live_app, width, scheme):
     """It was light text on cyan (1.3:1) to magenta (2.7:1). axe leaves text on a gradient for
     review, so the colours are checked here, in either colour scheme."""
-    context = chromium.new_context(color_scheme=scheme, viewport=WIDTHS[width])
+    context = chromium.new_context(color_scheme=scheme, viewport=VIEWPORTS[width])
     try:
         page = context.new_page()
         page.goto(f"{live_app.url}/accounts/login/")
@@ -153,10 +139,10 @@ def test_the_sign_up_pill_reads_at_4_5_to_1_on_every_colour_of_its_gradient(
         context.close()
 
 
-@pytest.mark.parametrize("width", list(WIDTHS))
+@pytest.mark.parametrize("width", list(VIEWPORTS))
 def test_the_skip_link_is_the_first_tab_stop_and_moves_focus_to_the_content(page, live_app,
                                                                            width):
-    page.set_viewport_size(WIDTHS[width])
+    page.set_viewport_size(VIEWPORTS[width])
     page.goto(f"{live_app.url}/")
     skip = page.get_by_role("link", name="Skip to content")
     page.keyboard.press("Tab")

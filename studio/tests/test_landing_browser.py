@@ -7,17 +7,9 @@ import pytest
 from playwright.sync_api import expect
 
 from jobs.styles import STYLES
-from project.testing.live_app import LiveApp
 from studio.tests.browser import shot
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def live_app(django_db_setup):
-    app = LiveApp()
-    yield app
-    app.stop()
 
 
 @pytest.mark.parametrize("viewport", [{"width": 1280, "height": 800}, {"width": 390, "height": 844}],

@@ -11,18 +11,10 @@ from playwright.sync_api import expect
 from accounts.models import User
 from jobs.models import Job
 from notifications.tests.conftest import PASSWORD
-from project.testing.live_app import LiveApp
 from studio.tests.browser import in_thread, login_cookie, shot
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 WIDTH = 1280
-
-
-@pytest.fixture(scope="module")
-def live_app(django_db_setup):
-    app = LiveApp()
-    yield app
-    app.stop()
 
 
 def fits(page) -> bool:

@@ -12,20 +12,11 @@ from playwright.sync_api import expect
 from accounts.models import User
 from jobs.tests.finished import finished_job
 from notifications.tests.conftest import PASSWORD
-from project.testing.live_app import LiveApp
-from studio.tests.browser import in_thread, login_cookie, shot, tiny_mp4
+from studio.tests.browser import VIEWPORTS, in_thread, login_cookie, shot, tiny_mp4
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-SIZES = {"laptop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 SHARE_URL = r"/v/[A-Za-z0-9_-]{22}/$"
-
-
-@pytest.fixture(scope="module")
-def live_app(django_db_setup):
-    app = LiveApp()
-    yield app
-    app.stop()
 
 
 def video_ready(page, selector: str) -> None:
@@ -39,7 +30,7 @@ def owner_with_video(live_app, email: str):
     return user, job
 
 
-@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("size", VIEWPORTS)
 def test_share_copies_the_public_link_which_works_signed_out_until_turned_off(
         page, chromium, live_app, csp_violations, size):
     """Without a share sheet (desktop Chromium) Share copies the /v/… link; a signed-out
@@ -47,7 +38,7 @@ def test_share_copies_the_public_link_which_works_signed_out_until_turned_off(
     user, job = owner_with_video(live_app, f"share-{size}@example.com")
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_app.url)
     page.context.add_cookies([login_cookie(user, live_app.url)])
-    page.set_viewport_size(SIZES[size])
+    page.set_viewport_size(VIEWPORTS[size])
     page.goto(f"{live_app.url}/app/jobs/{job.id}/")
     assert page.evaluate("navigator.share === undefined")  # the clipboard path, as on desktops
     video_ready(page, "[data-video]")
@@ -58,10 +49,10 @@ def test_share_copies_the_public_link_which_works_signed_out_until_turned_off(
     expect(link).to_have_text(re.compile(SHARE_URL))
     url = page.evaluate("navigator.clipboard.readText()")
     assert url == link.text_content() and url.startswith(live_app.url)
-    assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS[size]["width"]
     shot(page, f"share-{size}-job-shared")
 
-    visitor = chromium.new_context(viewport=SIZES[size])  # signed out, no cookies
+    visitor = chromium.new_context(viewport=VIEWPORTS[size])  # signed out, no cookies
     try:
         public = visitor.new_page()
         public.on("console", lambda message: csp_violations.append(message.text)
@@ -78,7 +69,7 @@ def test_share_copies_the_public_link_which_works_signed_out_until_turned_off(
         public.locator("[data-shared-video]").evaluate("v => v.play()")
         video_ready(public, "[data-shared-video]")
         assert user.email not in public.content()
-        assert public.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
+        assert public.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS[size]["width"]
         shot(public, f"share-{size}-public-page")
 
         page.locator("[data-unshare]").click()
@@ -94,7 +85,7 @@ def test_phones_get_the_share_sheet_with_the_public_link(page, live_app):
     user, job = owner_with_video(live_app, "sheet@example.com")
     page.add_init_script("navigator.share = async (data) => { window.sharedData = data; }")
     page.context.add_cookies([login_cookie(user, live_app.url)])
-    page.set_viewport_size(SIZES["phone"])
+    page.set_viewport_size(VIEWPORTS["phone"])
     page.goto(f"{live_app.url}/app/jobs/{job.id}/")
     page.locator("[data-share]").click()
     page.wait_for_function("() => window.sharedData")
