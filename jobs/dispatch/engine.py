@@ -83,8 +83,9 @@ def dispatch_lease_seconds(provider: str) -> float:
 
 def dispatch_pending(*, max_jobs: int = 100) -> int:
     """Assign waiting jobs to free provider slots; returns how many were dispatched."""
-    providers = [(name, limit) for name, limit in available_providers()
-                 if slots.in_use(provider=name) < limit]
+    available = available_providers()
+    taken = slots.in_use_by_provider([name for name, _ in available])
+    providers = [(name, limit) for name, limit in available if taken[name] < limit]
     if not providers:
         return 0
     now = timezone.now()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jobs.dispatch import redis as dispatch_redis
 from jobs.dispatch import slots
 from jobs.dispatch.wakeup import request_dispatch
 from jobs.models import TERMINAL_STATUSES, Job, JobEvent, JobStatus
@@ -18,9 +19,16 @@ def on_job_event(*, job: Job, event: JobEvent) -> None:
                                             JobStatus.FAILED)
     canceled_before_submit = event.status == JobStatus.CANCELED and not job.provider_job_id
     if job.provider and (finished_at_provider or canceled_before_submit):
-        slots.release(provider=job.provider, job_id=job.id)
-        request_dispatch()
+        free_slot(provider=job.provider, job_id=job.id)
     _count(job, event)
+
+
+def free_slot(*, provider: str, job_id) -> None:
+    """The provider no longer works on the job: free its slot and wake the dispatcher, in one
+    round trip (freeing twice is harmless)."""
+    with dispatch_redis.one_round_trip():
+        slots.release(provider=provider, job_id=job_id)
+        request_dispatch()
 
 
 def _count(job: Job, event: JobEvent) -> None:

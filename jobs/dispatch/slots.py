@@ -61,9 +61,18 @@ def release(*, provider: str, job_id) -> None:
 
 
 def in_use(*, provider: str) -> int:
-    client = dispatch_redis.client()
-    client.zremrangebyscore(_slot_key(provider), "-inf", time.time())
-    return client.zcard(_slot_key(provider))
+    return in_use_by_provider([provider])[provider]
+
+
+def in_use_by_provider(providers: list[str]) -> dict[str, int]:
+    """{provider: slots taken} in one round trip (expired leases dropped first)."""
+    pipe = dispatch_redis.client().pipeline(transaction=False)
+    now = time.time()
+    for provider in providers:
+        pipe.zremrangebyscore(_slot_key(provider), "-inf", now)
+        pipe.zcard(_slot_key(provider))
+    counts = pipe.execute()[1::2]
+    return dict(zip(providers, counts, strict=True))
 
 
 def holders(*, provider: str) -> set[str]:

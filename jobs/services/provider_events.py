@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.text import without_nul
+from jobs.dispatch.hooks import free_slot
 from jobs.dispatch.wakeup import MIRROR_LEASE_SECONDS, request_mirror, request_provider_cancel
 from jobs.models import Job, JobStatus, WebhookInbox
 from jobs.services.dispatch import job_record_submission, job_requeue, submission_reference
@@ -100,12 +101,16 @@ def webhook_receive(*, provider: str, event, reference: str = "") -> tuple[bool,
                 reference=without_nul(reference)[:64])
     except IntegrityError:
         return False, None
-    known = Job.objects.filter(provider=event.provider,
-                               provider_job_id=event.provider_job_id).exists()
-    if not known:
+    job_id = (Job.objects.filter(provider=event.provider, provider_job_id=event.provider_job_id)
+              .values_list("id", flat=True).first())
+    if job_id is None:
         logger.info("%s event for unknown job %s kept until its submission is recorded",
                     provider, event.provider_job_id)
         return True, None
+    if event.is_terminal:
+        # The render is over at the provider, so its slot is free now: the next job goes out
+        # while we still write this one's news (the transition frees it again on commit).
+        free_slot(provider=event.provider, job_id=job_id)
     return True, _apply_claimed(inbox.pk, event, source="webhook")
 
 

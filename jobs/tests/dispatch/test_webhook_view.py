@@ -8,8 +8,12 @@ import pytest
 from django.test import Client
 from standardwebhooks.webhooks import Webhook
 
+from jobs.dispatch import redis as dispatch_redis
+from jobs.dispatch import slots
+from jobs.dispatch.wakeup import WAKE_LIST
 from jobs.models import Job, JobStatus, WebhookInbox
 from jobs.ops import counters
+from jobs.services import provider_events
 from jobs.services.provider_events import job_apply_waiting_webhooks
 from launcher.embedded import DEV_PROVIDER_WEBHOOK_SECRET
 
@@ -174,3 +178,37 @@ def test_the_submission_the_webhook_url_names_is_kept_with_the_event(
         len(f"{submitted_job.id}.1"), 64}
     submitted_job.refresh_from_db()
     assert submitted_job.progress == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("status", ["succeeded", "failed", "canceled"])
+def test_a_render_that_ended_frees_its_slot_before_the_job_is_written(
+        client, replicate_settings, submitted_job, monkeypatch, status):
+    """The provider's slot is free the moment it says the render ended: the next job goes out
+    while this one's news is still being written (the drain's slot utilisation)."""
+    slots.resync(provider="primary")  # the job the database says is at the provider holds one
+    assert slots.holders(provider="primary") == {str(submitted_job.id)}
+    wake = dispatch_redis.key(WAKE_LIST)
+    dispatch_redis.client().delete(wake)
+    seen = []
+    real_apply = provider_events.job_apply_provider_event
+
+    def apply(**kwargs):
+        seen.append((slots.holders(provider="primary"), dispatch_redis.client().llen(wake)))
+        return real_apply(**kwargs)
+    monkeypatch.setattr(provider_events, "job_apply_provider_event", apply)
+    body, headers = signed(prediction("pred123", status=status, logs="",
+                                      output="https://cdn.example/out.mp4"))
+    assert client.post("/webhooks/primary/", body, content_type="application/json",
+                       **headers).status_code == 200
+    assert seen and seen[0] == (set(), 1)  # freed, and the dispatcher woken, before the write
+    submitted_job.refresh_from_db()
+    assert submitted_job.status != JobStatus.SUBMITTED
+
+
+def test_news_of_a_render_still_running_keeps_its_slot(client, replicate_settings,
+                                                       submitted_job):
+    slots.resync(provider="primary")
+    body, headers = signed(prediction("pred123"))
+    assert client.post("/webhooks/primary/", body, content_type="application/json",
+                       **headers).status_code == 200
+    assert slots.holders(provider="primary") == {str(submitted_job.id)}
