@@ -11,10 +11,12 @@ from django.core.cache import cache
 
 from accounts.models import User
 from common.memo import forget_all
+from jobs.dispatch import redis as dispatch_redis
 from jobs.eta import (
     MEASURED_KEY,
     Cause,
     Timings,
+    _promises_key,
     cause_of,
     job_promises,
     measured_seconds,
@@ -166,3 +168,15 @@ def test_a_success_is_measured_at_once_not_after_the_cache_expires(
                            if status == "dispatching" else None)
     forget_all()  # this process's 1 s memo; other processes' runs out by itself
     assert "local" in measured_seconds()["render"]
+
+
+def test_a_finished_job_forgets_its_promise(job, django_capture_on_commit_callbacks):
+    """Promises are fields of one hash that lives as long as the line keeps changing: a job
+    that ends takes its own out."""
+    job_id = str(job.id)
+    promise({job_id: (WARM, 60)}, now=NOW)
+    assert dispatch_redis.client().hexists(_promises_key(), job_id)
+    with django_capture_on_commit_callbacks(execute=True):  # the event hooks
+        job_transition(job_id=job.id, status="canceled", source="test")
+    assert not dispatch_redis.client().hexists(_promises_key(), job_id)
+    assert promise({job_id: (WARM, 90)}, now=later(30)) == {job_id: 90}  # no clamp left
