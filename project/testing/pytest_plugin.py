@@ -118,3 +118,11 @@ def _loopback_only_connect(self, address):
 
 def pytest_configure(config):
     socket.socket.connect = _loopback_only_connect
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that drive Chromium (pytest-playwright's `page`) are marked `browser`, so a run
+    may leave them out (`-m "not browser"`: CI's PostgreSQL pass, see .ci/run)."""
+    for item in items:
+        if "page" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)

@@ -101,6 +101,7 @@ el("sample").addEventListener("click", async (event) => {
   const blob = await response.blob();
   choose(new File([blob], "selfie-astronaut.jpg", { type: blob.type || "image/jpeg" }));
 });
+el("sample").hidden = false;
 
 // Style previews: posters at rest; a preview plays while pointed at or focused, and the picked
 // one plays for a few seconds (no motion longer than 5 s starts by itself: WCAG 2.2.2).
