@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.conf import settings
 
 from jobs.services.images import MAX_BYTES, MIN_SIDE
 from jobs.services.sharing import job_share
@@ -33,6 +35,15 @@ def test_create_page_uses_the_api_with_a_phone_camera_picker(browser):
     assert 'accept="image/*"' in html and 'capture="user"' in html
     assert "Cyberpunk hero" in html and "Try it with a sample selfie" in html
     assert "samples/selfie-astronaut.jpg" in html and 'name="csrf-token"' in html
+
+
+def test_the_sample_button_waits_for_its_script(browser):
+    """Hidden until create.js shows it: a click before the module had loaded did nothing (the
+    browser tests click it, so they wait for it)."""
+    html = browser.get("/app/").content.decode()
+    assert re.search(r"<button[^>]*data-sample hidden", html)
+    script = (settings.BASE_DIR / "studio/static/studio/js/create.js").read_text()
+    assert 'el("sample").hidden = false;' in script
 
 
 def test_create_page_carries_the_servers_photo_rules_and_every_style(browser):
