@@ -305,7 +305,8 @@ def _decoded(raw: bytes) -> tuple[tuple[int, bool, bool], float]:
 
 def job_promises(jobs: list[Job], *, positions: dict, timings: Timings,
                  now: datetime | None = None) -> dict[str, int | None]:
-    """{job id: seconds} the clients of these jobs are told (one cache round trip)."""
+    """{job id: seconds} the clients of these jobs are told (one read of the promises hash,
+    and one write when any changed)."""
     now = now or timezone.now()
     return promise({str(job.id): (
         job_cause(job, timings=timings),

@@ -41,7 +41,7 @@ def round_trips(monkeypatch):
 
 
 def carrying(round_trips, commands) -> list[bytes]:
-    """The round trips that carry any of these commands (the ETA's promise cache, read and
+    """The round trips that carry any of these commands (the ETA's promises hash, read and
     written for the clamp, goes on its own)."""
     return [sent for sent in round_trips if any(f"\r\n{command}\r\n".encode() in sent
                                                 for command in commands)]
