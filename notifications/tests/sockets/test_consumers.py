@@ -417,3 +417,21 @@ def test_open_sockets_are_counted_in_redis_for_metrics(user):
         assert gauge.open_sockets() == before
         assert await sync_to_async(counters.gauge_sum)(counters.WEBSOCKETS) == before
     run(body)
+
+
+def test_live_messages_are_forwarded_without_a_hop_to_a_thread(user):
+    """Channels closes stale database connections on a thread before every message; the
+    consumers read the database only through database_sync_to_async (which does that itself),
+    so a spike's stream of messages costs no thread hop each."""
+    cookie = session_cookie(user)
+    async def body():
+        job = await database_sync_to_async(make_job)(user)
+        comm = communicator(f"/ws/jobs/{job.id}/", cookie)
+        assert (await comm.connect())[0]
+        await comm.receive_json_from()
+        with mock.patch("channels.consumer.aclose_old_connections") as hop:
+            await transition(job_id=job.id, status="dispatching", source="test")
+            assert (await receive_until(comm, "job.event"))["seq"] == 2
+        assert hop.call_count == 0
+        await comm.disconnect()
+    run(body)
