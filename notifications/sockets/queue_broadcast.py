@@ -7,6 +7,11 @@ publishes one `queue.positions` message to each user group that has queued jobs,
 Redis round trip: O(users) messages per pass and at most ~2 passes a second, whatever the rate
 of dispatches. Consumers forward a job's position only when it changed; each message carries
 `changed_at`, the time of the earliest change it reflects, so clients can see how fresh it is.
+
+A pass reads the whole line, so it runs in a task worker, never in the process whose change
+asked for it: in a web process it held the GIL for tens of milliseconds at a time with
+thousands in line, and every request waited (the submit p99 of the spike), and in the
+dispatcher it delayed the next slot.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from common.tasks import enqueue
 from jobs.dispatch import redis as dispatch_redis
 from jobs.eta import Timings, cause_of, eta_seconds, promise
 from jobs.events import publish, user_group
@@ -74,11 +80,12 @@ def request_queue_broadcast() -> None:
         what="the queue broadcast's request", then=lambda results: _plan(results[0]))
 
 
+BROADCAST_TASK = "notifications.sockets.queue_broadcast.queue_broadcast_task"
+
+
 def _plan(plan: int) -> None:
     if plan == -1:
-        # On a thread of its own: the caller (a request, the dispatcher) must not wait for
-        # a pass over the whole line.
-        _schedule(0, _leading_broadcast)
+        enqueue(BROADCAST_TASK, name="queue positions")
     elif plan >= 0:  # a change inside the window must still be seen: one trailing pass
         _schedule(plan / 1000 + 0.01, _trailing_broadcast)
 
@@ -87,38 +94,39 @@ _timers: list[threading.Timer] = []
 
 
 def _schedule(wait: float, function) -> None:
-    timer = threading.Timer(wait, function)
+    """Run `function` on a thread of its own after `wait` seconds."""
+    def run() -> None:
+        try:
+            function()
+        finally:
+            close_old_connections()
+            if threading.current_thread() in _timers:
+                _timers.remove(threading.current_thread())
+
+    timer = threading.Timer(wait, run)
     timer.daemon = True
     _timers.append(timer)
     timer.start()
 
 
-def _leading_broadcast() -> None:
+def queue_broadcast_task() -> None:
+    """The task a leading request hands to the workers: one pass."""
     try:
         broadcast_queue_positions()
-    except Exception:
+    except Exception:  # a courtesy: the next change or a reconnect fixes positions
         logger.warning("queue position broadcast failed", exc_info=True)
-    finally:
-        close_old_connections()
-        if threading.current_thread() in _timers:
-            _timers.remove(threading.current_thread())
 
 
 def wait_for_trailing_broadcasts(timeout: float = 5.0) -> None:
-    """Let scheduled trailing passes finish (tests call this before the database goes away)."""
+    """Let scheduled passes finish (tests call this before the database goes away)."""
     for _ in range(3):  # a trailing pass may schedule one more
         for timer in list(_timers):
             timer.join(timeout)
 
 
 def _trailing_broadcast() -> None:
-    try:
-        dispatch_redis.client().delete(_key("trailing"))
-        request_queue_broadcast()
-    finally:
-        close_old_connections()
-        if threading.current_thread() in _timers:
-            _timers.remove(threading.current_thread())
+    dispatch_redis.client().delete(_key("trailing"))
+    request_queue_broadcast()
 
 
 def queue_positions_by_user() -> dict[int, list[QueuedJobPosition]]:

@@ -16,8 +16,20 @@ from accounts.models import User
 from accounts.services import token_issue
 from jobs.models import Job, Selfie
 from jobs.services.jobs import job_enqueue
+from notifications.sockets import queue_broadcast
 
 PASSWORD = "neon-Skyline-4821"
+
+
+@pytest.fixture
+def broadcast_worker(monkeypatch):
+    """Queue-position passes served as a task worker serves them (these tests run none): each
+    on a thread, which wait_for_trailing_broadcasts waits for."""
+    def enqueue(task, *args, name=None):
+        assert task == queue_broadcast.BROADCAST_TASK, task
+        queue_broadcast._schedule(0, queue_broadcast.queue_broadcast_task)
+
+    monkeypatch.setattr(queue_broadcast, "enqueue", enqueue)
 
 
 @pytest.fixture

@@ -229,7 +229,8 @@ def test_user_socket_snapshots_active_and_recent_jobs_and_streams_them(user, oth
     run(body)
 
 
-def test_queue_positions_are_coalesced_and_sent_only_when_they_change(user, other_user, settings):
+def test_queue_positions_are_coalesced_and_sent_only_when_they_change(user, other_user, settings,
+                                                                     broadcast_worker):
     """Many dispatches in a burst give the waiting client a few position updates, not one each."""
     settings.QUEUE_BROADCAST_INTERVAL = 0.3
     cookie = session_cookie(other_user)
@@ -379,7 +380,7 @@ def test_a_warming_job_is_promised_a_cold_start_not_a_warm_render(user):
     run(body)
 
 
-def test_the_all_jobs_socket_gets_one_positions_frame_per_pass(user, other_user):
+def test_the_all_jobs_socket_gets_one_positions_frame_per_pass(user, other_user, broadcast_worker):
     """When the line moves, a user with several waiting jobs gets one frame, not one per job."""
     cookie = session_cookie(user)
     async def body():

@@ -8,6 +8,8 @@ from unittest import mock
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django_q.brokers import get_broker
+from django_q.signing import SignedPackage
 
 from jobs.dispatch import redis as dispatch_redis
 from jobs.services.transitions import job_transition
@@ -46,7 +48,25 @@ def test_a_broadcast_costs_one_positions_query_and_one_message_per_user(user, ot
         [(f"user.{user.pk}", 30), (f"user.{other_user.pk}", 1)])
 
 
-def test_a_burst_of_changes_broadcasts_on_the_leading_and_trailing_edge_only(user, settings):
+def test_a_pass_is_handed_to_the_task_workers_not_run_by_the_caller(user):
+    """A pass reads the whole line: the web process or dispatcher whose change asked for it
+    only queues the task (a worker runs it), and never runs it on one of its threads."""
+    job = make_job(user)
+    queue_broadcast.wait_for_trailing_broadcasts(timeout=30)
+    dispatch_redis.client().delete(queue_broadcast._key("lock"))  # the creation's window
+    broker = get_broker()
+    queued_before = broker.queue_size()
+    with mock.patch.object(queue_broadcast, "broadcast_queue_positions") as broadcast:
+        job_transition(job_id=job.id, status="dispatching", source="test")
+        queue_broadcast.wait_for_trailing_broadcasts(timeout=30)
+    assert broadcast.call_count == 0
+    assert broker.queue_size() == queued_before + 1
+    task = SignedPackage.loads(broker.dequeue()[0][1])
+    assert task["func"] == queue_broadcast.BROADCAST_TASK
+
+
+def test_a_burst_of_changes_broadcasts_on_the_leading_and_trailing_edge_only(
+        user, settings, broadcast_worker):
     """Twenty dispatches within the interval: one pass at once, one when the interval ends."""
     # Long enough for twenty transitions on a busy machine to fit in one window.
     settings.QUEUE_BROADCAST_INTERVAL = 4.0
@@ -57,7 +77,7 @@ def test_a_burst_of_changes_broadcasts_on_the_leading_and_trailing_edge_only(use
                            wraps=queue_broadcast.broadcast_queue_positions) as broadcast:
         for job in jobs:
             job_transition(job_id=job.id, status="dispatching", source="test")
-        # The leading pass runs on a thread of its own: wait for it, not for a guess.
+        # The leading pass runs in a worker: wait for it, not for a guess.
         deadline = time.monotonic() + 30
         while not broadcast.call_count and time.monotonic() < deadline:
             time.sleep(0.01)
