@@ -14,6 +14,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 
+from common.gc_tuning import freeze_startup_objects  # noqa: E402
 from common.wsgi_threads import ThreadPoolWsgi  # noqa: E402
 from notifications.sockets.auth import OriginGuard, TokenAuthMiddlewareStack  # noqa: E402
 from project.routing import websocket_urlpatterns  # noqa: E402
@@ -25,3 +26,5 @@ application = ProtocolTypeRouter({
     # Session (same-origin browsers) or DRF token (mobile apps); see notifications/sockets/auth.py.
     "websocket": OriginGuard(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
 })
+
+freeze_startup_objects()

@@ -6,6 +6,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
+from common.gc_tuning import freeze_startup_objects
 from jobs.dispatch.copier import run_copier
 
 
@@ -24,6 +25,7 @@ class Command(BaseCommand):
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         copier = run_copier(threads=threads, stop=stop)
+        freeze_startup_objects()
         self.stdout.write("copier running")
         self.stdout.flush()
         stop.wait()

@@ -5,6 +5,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
+from common.gc_tuning import freeze_startup_objects
 from jobs.dispatch.copier import run_copier
 from jobs.dispatch.engine import use_submit_threads
 from jobs.dispatch.reconciler import run_forever
@@ -30,6 +31,7 @@ class Command(BaseCommand):
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         copier = run_copier(threads=copy_threads, stop=stop) if copy_threads > 0 else None
+        freeze_startup_objects()
         self.stdout.write("dispatcher running")
         run_forever(interval=interval, stop=stop)
         if copier is not None:
