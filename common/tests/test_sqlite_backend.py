@@ -8,6 +8,7 @@ import time
 
 import pytest
 from django.db import connection, transaction
+from django_prometheus.db.common import execute_total
 
 from accounts.models import User
 
@@ -54,3 +55,16 @@ def test_a_writer_waits_for_the_one_in_its_transaction_then_goes_at_once():
     assert order == ["first", "second"]
     assert time.monotonic() - started < 1  # handed over at once, not after a busy-handler nap
     assert User.objects.count() == 2
+
+
+def test_every_cursor_shares_one_counting_class_and_queries_are_still_counted():
+    """django-prometheus defined a new cursor class for every query (class per cursor)."""
+    def executed() -> float:
+        return execute_total.labels(connection.alias, connection.vendor)._value.get()
+
+    before = executed()
+    with connection.cursor() as first, connection.cursor() as second:
+        first.execute("SELECT 1")
+        second.execute("SELECT 1")
+        assert type(first.cursor) is type(second.cursor)
+    assert executed() == before + 2
