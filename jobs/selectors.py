@@ -29,6 +29,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from common.memo import memoize_for
+from common.prepared import PreparedQuery
 from jobs.dispatch.limits import provider_limits
 from jobs.line import ROUND_SHIFT, round_of
 from jobs.models import (
@@ -45,13 +46,22 @@ from jobs.models import (
 from jobs.s3 import signed_url
 from jobs.stages import COLD_START, PROVIDERS_BUSY, STAGE_TEXT, spoken_duration
 
+# Every status poll asks this; prepared, as building and compiling it cost more than running it.
+_job_of_user = PreparedQuery(
+    lambda job_id, user_id: Job.objects.select_related("selfie")
+    .filter(pk=job_id, user_id=user_id).order_by(),
+    job_id=Job._meta.pk, user_id=Job._meta.get_field("user").target_field)
+
 
 def job_get_for_user(*, user, job_id) -> Job:
     """The user's own job, or 404 (never 403: another user's ids reveal nothing)."""
     try:
-        return Job.objects.select_related("selfie").get(pk=job_id, user=user)
-    except (Job.DoesNotExist, ValueError, TypeError, ValidationError):
-        raise Http404("No such job.") from None
+        found = _job_of_user(job_id=job_id, user_id=user.pk)
+    except (ValueError, TypeError, ValidationError):
+        found = []
+    if not found:
+        raise Http404("No such job.")
+    return found[0]
 
 
 def job_list_for_user(*, user, status: str | None = None) -> QuerySet[Job]:
