@@ -83,9 +83,14 @@ def dispatch_lease_seconds(provider: str) -> float:
 
 def dispatch_pending(*, max_jobs: int = 100) -> int:
     """Assign waiting jobs to free provider slots; returns how many were dispatched."""
-    available = available_providers()
-    taken = slots.in_use_by_provider([name for name, _ in available])
-    providers = [(name, limit) for name, limit in available if taken[name] < limit]
+    limits = provider_limits()
+    taken = slots.in_use_by_provider(list(limits))
+    if all(taken[name] >= limit for name, limit in limits.items()):
+        # Every slot taken: most wake-ups under a spike (each submission sends one). One Redis
+        # round trip then, no database read; a freed slot wakes us again.
+        return 0
+    providers = [(name, limit) for name, limit in available_providers()
+                 if taken[name] < limit]
     if not providers:
         return 0
     now = timezone.now()

@@ -55,6 +55,21 @@ def test_a_redis_restart_does_not_let_the_dispatcher_oversubscribe(
     assert slots.in_use(provider="primary") == 2
 
 
+def test_a_wake_up_with_every_slot_taken_reads_no_database(
+        engine, provider, make_user, make_jobs, django_assert_num_queries):
+    """Each submission wakes the dispatcher; under a spike every slot is taken, and each pass
+    read the providers' states from the database only to find no free slot."""
+    engine.PROVIDERS = {"primary": provider.provider_config(webhooks=False, max_concurrency=2)}
+    engine.TASKS_RUN_INLINE = False
+    make_jobs(make_user(), count=3)
+    assert dispatch_pending() == 2
+    with django_assert_num_queries(0):
+        assert dispatch_pending() == 0
+    slots.release(provider="primary", job_id=Job.objects.filter(
+        status=JobStatus.DISPATCHING).first().id)
+    assert dispatch_pending() == 1  # a freed slot is taken at once
+
+
 def test_slots_return_when_the_database_says_the_job_left(engine, make_user, make_jobs):
     engine.TASKS_RUN_INLINE = False
     [job] = make_jobs(make_user())
