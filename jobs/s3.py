@@ -46,6 +46,15 @@ def bucket() -> str:
     return settings.S3_BUCKET
 
 
+def warm_up() -> None:
+    """Build this process's client and sign once, at start. Done lazily, the first request,
+    poll or copy of a long-lived process parsed botocore's JSON models and endpoint rules
+    (hundreds of ms of CPU holding the GIL) while a spike queued behind it; in the copier a
+    thread holding the database's write lock waited for that GIL. Needs no network."""
+    client().generate_presigned_url("get_object", Params={"Bucket": bucket(), "Key": "warm-up"},
+                                    ExpiresIn=60)
+
+
 _signed: OrderedDict[tuple, tuple[str, float]] = OrderedDict()
 _signed_lock = threading.Lock()
 

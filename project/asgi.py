@@ -16,8 +16,10 @@ from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 
 from common.gc_tuning import freeze_startup_objects  # noqa: E402
 from common.wsgi_threads import ThreadPoolWsgi  # noqa: E402
+from jobs import s3  # noqa: E402
 from notifications.sockets.auth import OriginGuard, TokenAuthMiddlewareStack  # noqa: E402
 from project.routing import websocket_urlpatterns  # noqa: E402
+from project.urls import warm_up_urls  # noqa: E402
 
 application = ProtocolTypeRouter({
     "http": ThreadPoolWsgi(WSGIHandler(), threads=settings.WEB_THREADS,
@@ -27,4 +29,8 @@ application = ProtocolTypeRouter({
     "websocket": OriginGuard(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
 })
 
+# What the first requests would otherwise build while a spike waits on them: every view module
+# and URL table (imported and filled on first use), the S3 client. Then kept out of the GC.
+warm_up_urls()
+s3.warm_up()
 freeze_startup_objects()

@@ -6,6 +6,7 @@ import threading
 from django.core.management.base import BaseCommand
 
 from common.gc_tuning import freeze_startup_objects
+from jobs import s3
 from jobs.dispatch.copier import run_copier
 from jobs.dispatch.engine import use_submit_threads
 from jobs.dispatch.reconciler import run_forever
@@ -27,6 +28,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, interval=None, submit_threads=32, copy_threads=8, **options):
         use_submit_threads(submit_threads)
+        s3.warm_up()  # submissions sign the selfie's URL for the provider
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
