@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.db import close_old_connections
 
+from jobs.dispatch import mirror
 from jobs.dispatch.mirror import mirror_output
 from jobs.dispatch.wakeup import next_mirror
 from jobs.logs import about_job
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 def run_copier(*, threads: int, stop: threading.Event) -> threading.Thread:
     """Start the thread that takes copy requests and runs them on `threads` threads."""
+    mirror.warm_up()
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="copy")
     # At most `threads` waiting in the pool: the rest stay in Redis for other dispatchers.
     free = threading.BoundedSemaphore(threads)

@@ -72,6 +72,13 @@ def _downloads() -> httpx.Client:
     return httpx.Client(timeout=TIMEOUT, follow_redirects=False)
 
 
+def warm_up() -> None:
+    """Build the download client before the first copy: built lazily, the first finished
+    renders (ten at once) had every copy thread build one at the same time, CPU a thread of
+    the same process holding the database's write lock then waited behind."""
+    _downloads()
+
+
 def download(url: str, destination) -> int:
     """Stream `url` into the file `destination`, following guarded redirects; returns bytes."""
     client = _downloads()
