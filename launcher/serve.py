@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=None, help="web: the port (else PORT).")
     parser.add_argument("--copy-threads", type=int, default=None,
                         help="dispatcher: threads copying results (0 when a copier runs); "
-                             "copier: its threads. Default 8.")
+                             "copier: its threads. Default 2.")
     args = parser.parse_args()
     started = time.monotonic()
     wait_for_dependencies()

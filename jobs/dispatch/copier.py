@@ -23,6 +23,11 @@ from jobs.dispatch.wakeup import next_mirror
 from jobs.logs import about_job
 
 logger = logging.getLogger(__name__)
+# Two: with eight, ten renders finishing at once had eight copies share the copier's GIL, and
+# the one holding the database's write lock waited its turn while every web writer waited for
+# it (the spike's worst second: window p99 560-590 ms with eight threads, 180-206 ms with two,
+# 2026-12-06). Downloads and uploads still overlap the other copy's CPU.
+COPY_THREADS = 2
 
 
 def run_copier(*, threads: int, stop: threading.Event) -> threading.Thread:

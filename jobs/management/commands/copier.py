@@ -8,17 +8,17 @@ from django.core.management.base import BaseCommand
 
 from common.gc_tuning import freeze_startup_objects
 from jobs import s3
-from jobs.dispatch.copier import run_copier
+from jobs.dispatch.copier import COPY_THREADS, run_copier
 
 
 class Command(BaseCommand):
     help = "Copy finished videos into our bucket (run one or more beside the dispatchers)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--threads", type=int, default=8,
-                            help="Threads copying finished videos, default 8.")
+        parser.add_argument("--threads", type=int, default=COPY_THREADS,
+                            help=f"Threads copying finished videos, default {COPY_THREADS}.")
 
-    def handle(self, *args, threads=8, **options):
+    def handle(self, *args, threads=COPY_THREADS, **options):
         if threads < 1:
             self.stderr.write("--threads must be at least 1")
             raise SystemExit(2)

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 
 from common.gc_tuning import freeze_startup_objects
 from jobs import s3
-from jobs.dispatch.copier import run_copier
+from jobs.dispatch.copier import COPY_THREADS, run_copier
 from jobs.dispatch.engine import use_submit_threads
 from jobs.dispatch.reconciler import run_forever
 
@@ -20,13 +20,14 @@ class Command(BaseCommand):
                             help="Seconds between reconciler passes (RECONCILE_INTERVAL).")
         parser.add_argument("--submit-threads", type=int, default=32,
                             help="Threads making provider submissions in this process.")
-        parser.add_argument("--copy-threads", type=int, default=8,
+        parser.add_argument("--copy-threads", type=int, default=COPY_THREADS,
                             help="Threads copying finished videos into our bucket; 0 when a "
                                  "copier process (manage.py copier) does it. The copies' "
                                  "CPU then no longer delays handing freed slots their next "
                                  "job (one GIL per process).")
 
-    def handle(self, *args, interval=None, submit_threads=32, copy_threads=8, **options):
+    def handle(self, *args, interval=None, submit_threads=32, copy_threads=COPY_THREADS,
+               **options):
         use_submit_threads(submit_threads)
         s3.warm_up()  # submissions sign the selfie's URL for the provider
         stop = threading.Event()

@@ -6,6 +6,8 @@ import threading
 
 from jobs.dispatch import mirror
 from jobs.dispatch.copier import run_copier
+from jobs.management.commands.copier import Command as CopierCommand
+from jobs.management.commands.dispatcher import Command as DispatcherCommand
 
 
 def test_the_download_client_is_built_before_the_first_copy():
@@ -15,3 +17,12 @@ def test_the_download_client_is_built_before_the_first_copy():
     stop.set()  # take no copy request: only what starting does
     run_copier(threads=1, stop=stop).join(timeout=10)
     assert mirror._downloads.cache_info().currsize == 1
+
+
+def test_copies_run_on_two_threads_unless_told_otherwise():
+    """With eight, ten renders finishing at once had eight copies share the copier's GIL while
+    one of them held the database's write lock: every web writer waited (the spike's worst
+    second, BENCHMARKS.md, fourth pass)."""
+    copier = CopierCommand().create_parser("manage.py", "copier").parse_args([])
+    dispatcher = DispatcherCommand().create_parser("manage.py", "dispatcher").parse_args([])
+    assert copier.threads == dispatcher.copy_threads == 2
