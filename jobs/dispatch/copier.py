@@ -17,22 +17,25 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.db import close_old_connections
 
-from jobs.dispatch import mirror
+from jobs import s3
 from jobs.dispatch.mirror import mirror_output
+from jobs.dispatch.mirror import warm_up as build_download_client
 from jobs.dispatch.wakeup import next_mirror
 from jobs.logs import about_job
 
 logger = logging.getLogger(__name__)
-# Two: with eight, ten renders finishing at once had eight copies share the copier's GIL, and
-# the one holding the database's write lock waited its turn while every web writer waited for
-# it (the spike's worst second: window p99 560-590 ms with eight threads, 180-206 ms with two,
-# 2026-12-06). Downloads and uploads still overlap the other copy's CPU.
+# Two, measured: with eight, the spike's worst second (ten renders finishing at once) had
+# submission p99 560-590 ms, with two 180-206 ms (A/B, 2026-12-06). Likely why: a copy holding
+# the database's write lock while seven others take the copier's GIL keeps every web writer
+# waiting. Downloads and uploads still overlap the other copy's CPU.
 COPY_THREADS = 2
 
 
 def run_copier(*, threads: int, stop: threading.Event) -> threading.Thread:
-    """Start the thread that takes copy requests and runs them on `threads` threads."""
-    mirror.warm_up()
+    """Start the thread that takes copy requests and runs them on `threads` threads, with the
+    S3 and download clients built first (not by every thread of the first burst of copies)."""
+    s3.warm_up()
+    build_download_client()
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="copy")
     # At most `threads` waiting in the pool: the rest stay in Redis for other dispatchers.
     free = threading.BoundedSemaphore(threads)

@@ -7,7 +7,6 @@ import threading
 from django.core.management.base import BaseCommand
 
 from common.gc_tuning import freeze_startup_objects
-from jobs import s3
 from jobs.dispatch.copier import COPY_THREADS, run_copier
 
 
@@ -25,7 +24,6 @@ class Command(BaseCommand):
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        s3.warm_up()
         copier = run_copier(threads=threads, stop=stop)
         freeze_startup_objects()
         self.stdout.write("copier running")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from jobs import s3
 from jobs.dispatch import mirror
 from jobs.dispatch.copier import run_copier
 from jobs.management.commands.copier import Command as CopierCommand
@@ -13,10 +14,12 @@ from jobs.management.commands.dispatcher import Command as DispatcherCommand
 def test_the_download_client_is_built_before_the_first_copy():
     """Built lazily, ten renders finishing at once had every copy thread build one."""
     mirror._downloads.cache_clear()
+    s3._client.cache_clear()
     stop = threading.Event()
     stop.set()  # take no copy request: only what starting does
     run_copier(threads=1, stop=stop).join(timeout=10)
     assert mirror._downloads.cache_info().currsize == 1
+    assert s3._client.cache_info().currsize == 1
 
 
 def test_copies_run_on_two_threads_unless_told_otherwise():
