@@ -24,6 +24,7 @@ def probe_video(file, *, size: int) -> None:
             if not container.streams.video:
                 raise NotAVideo("no video stream")
             stream = container.streams.video[0]
+            _decode_cheaply(stream)
             seconds = _duration(container, stream)
             if not seconds:
                 raise NotAVideo("no duration")
@@ -52,6 +53,10 @@ def poster_jpeg(file) -> bytes:
             if not container.streams.video:
                 raise NotAVideo("no video stream")
             stream = container.streams.video[0]
+            _decode_cheaply(stream)
+            # No I- or P-frame refers to a B-frame: skipping B-frames halves the decoding up
+            # to `at` (x264's clips: 12 of 25 frames) and the poster is a frame as sharp.
+            stream.codec_context.skip_frame = "BIDIR"
             at = min(POSTER_AT_SECONDS, _duration(container, stream) / 2)
             frame = None
             for index, decoded in enumerate(container.decode(stream)):
@@ -67,6 +72,12 @@ def poster_jpeg(file) -> bytes:
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="JPEG", quality=85, optimize=True)
     return buffer.getvalue()
+
+
+def _decode_cheaply(stream) -> None:
+    """One decoding thread: FFmpeg's default (one per core) costs more CPU in all, and a copy
+    runs beside the web processes that answer a spike (BENCHMARKS.md)."""
+    stream.codec_context.thread_count = 1
 
 
 def _duration(container, stream) -> float:

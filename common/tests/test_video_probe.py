@@ -10,10 +10,12 @@ from PIL import Image
 from common.video_probe import NotAVideo, poster_jpeg, probe_video
 
 
-def make_mp4(*, seconds: float = 0.5, fps: int = 10, size: int = 64) -> bytes:
+def make_mp4(*, seconds: float = 0.5, fps: int = 10, size: int = 64, codec: str = "mpeg4"
+             ) -> bytes:
+    """Frame n is a flat grey of brightness n * 20 (mod 256)."""
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format="mp4") as container:
-        stream = container.add_stream("mpeg4", rate=fps)
+        stream = container.add_stream(codec, rate=fps)
         stream.width = stream.height = size
         stream.pix_fmt = "yuv420p"
         for index in range(int(seconds * fps)):
@@ -75,6 +77,17 @@ def test_a_poster_is_a_jpeg_frame_from_the_video():
     with Image.open(io.BytesIO(jpeg)) as image:
         assert image.format == "JPEG" and image.size == (64, 64)
         assert image.getpixel((32, 32))[0] > 20  # frame 0 is black; a later frame is lighter
+
+
+def test_the_poster_of_an_h264_video_with_b_frames_is_its_frame_about_a_second_in():
+    """x264's clips (the providers' usual) hold B-frames, which the poster's decoding skips."""
+    data = make_mp4(seconds=2, fps=10, size=64, codec="libx264")
+    with av.open(io.BytesIO(data)) as container:
+        kinds = {frame.pict_type for frame in container.decode(video=0)}
+    assert av.video.frame.PictureType.B in kinds
+    with Image.open(io.BytesIO(poster_jpeg(io.BytesIO(data)))) as image:
+        brightness = image.getpixel((32, 32))[0]
+    assert 10 * 20 - 8 <= brightness <= 12 * 20 + 8  # frame 10 (1.0 s) to 12, JPEG's rounding
 
 
 def test_no_poster_from_something_that_is_not_a_video():
