@@ -5,8 +5,11 @@ SQLite's busy handler: 1, 2, 5, 10 … up to 100 ms at a time, however soon the 
 Under a spike most writers were asleep while the database sat idle (measured: 57 submissions
 a second). Here every write transaction (BEGIN IMMEDIATE, see settings) first takes an
 exclusive flock on a file beside the database, which the kernel hands to the next waiter the
-moment it is released — also when the holder dies. Reads never take it. Queries are counted
-and timed for /metrics by django-prometheus's wrapper.
+moment it is released — also when the holder dies. A write outside a transaction (the ORM's
+`save()`, `update()` and `create()` in autocommit) takes it for its one statement: else it
+would meet the lock's holder in SQLite's busy handler, or make the holder nap there while
+every writer queued behind it waits. Reads never take it. Queries are counted and timed for
+/metrics by django-prometheus's wrapper.
 """
 
 from __future__ import annotations
@@ -24,6 +27,20 @@ class DatabaseWrapper(DatabaseWrapperMixin, base.DatabaseWrapper):
     CURSOR_CLASS = base.SQLiteCursorWrapper
     _write_lock_fd: int | None = None
     _holding_write_lock = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The outermost wrapper (first in the list), for the whole life of the connection.
+        self.execute_wrappers.insert(0, self._lock_autocommit_write)
+
+    def _lock_autocommit_write(self, execute, sql, params, many, context):
+        if self._holding_write_lock or not _is_write(sql) or not self.get_autocommit():
+            return execute(sql, params, many, context)
+        self._take_write_lock()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self._free_write_lock()
 
     def get_new_connection(self, conn_params):
         connection = super().get_new_connection(conn_params)
@@ -74,6 +91,13 @@ class DatabaseWrapper(DatabaseWrapperMixin, base.DatabaseWrapper):
         if self._holding_write_lock:
             self._holding_write_lock = False
             fcntl.flock(self._write_lock_fd, fcntl.LOCK_UN)
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+def _is_write(sql: str) -> bool:
+    return sql.lstrip()[:7].upper().startswith(_WRITES)
 
 
 @functools.cache

@@ -68,3 +68,44 @@ def test_every_cursor_shares_one_counting_class_and_queries_are_still_counted():
         second.execute("SELECT 1")
         assert type(first.cursor) is type(second.cursor)
     assert executed() == before + 2
+
+
+@pytest.mark.parametrize("write", [
+    lambda: User.objects.filter(email="nobody@example.com").update(is_active=False),
+    lambda: User.objects.create_user("bare@example.com", "x-Strong-Pass-3"),
+    lambda: User.objects.create_user("gone@example.com", "x-Strong-Pass-4").delete(),
+], ids=["update", "create", "delete"])
+def test_a_write_outside_a_transaction_holds_the_lock_for_its_statement(write):
+    """Else it meets the lock's holder in SQLite's busy handler (naps up to 100 ms), or makes
+    the holder nap there while every writer queued on the lock waits."""
+    held_during_writes = []
+
+    def observe(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            with open(f"{connection.settings_dict['NAME']}.write-lock", "rb") as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    held_during_writes.append(True)
+                else:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+                    held_during_writes.append(False)
+        return execute(sql, params, many, context)
+
+    assert connection.get_autocommit()
+    with connection.execute_wrapper(observe):
+        write()
+    assert held_during_writes and all(held_during_writes)
+    # ... and frees it after: the next writer goes at once.
+    with open(f"{connection.settings_dict['NAME']}.write-lock", "rb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def test_reads_outside_a_transaction_do_not_take_the_lock():
+    with open(f"{connection.settings_dict['NAME']}.write-lock", "rb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held elsewhere: a read goes on
+        try:
+            assert User.objects.filter(email="nobody@example.com").count() == 0
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
