@@ -90,29 +90,56 @@ def webhook_receive(*, provider: str, event, reference: str = "") -> tuple[bool,
     A duplicate delivery (same provider event id) is not new and changes nothing. An event
     that arrives before its job's submission is recorded waits in the inbox; the submit path
     then applies it (job_apply_waiting_webhooks). Both sides write first and read second, and
-    claim a row with a conditional update, so each event is applied exactly once.
+    claim a row with a conditional update, so each event is applied exactly once. The usual
+    webhook, about a job we know, is filed and applied in one write transaction: on SQLite
+    one turn of the write lock, and a spike's progress webhooks are as many as its submissions.
     """
     event = storable_event(event)
-    try:
+    job_id = _job_id_of(event)
+    if job_id is not None:
+        _free_slot_if_done(event, job_id)
         with transaction.atomic():
-            inbox = WebhookInbox.objects.create(
+            inbox = _file(provider, event, reference)
+            if inbox is None:
+                return False, None
+            return True, _apply_claimed(inbox.pk, event, source="webhook")
+    with transaction.atomic():
+        inbox = _file(provider, event, reference)
+    if inbox is None:
+        return False, None
+    # Filed (committed) before looking again: its submission may have been recorded meanwhile.
+    job_id = _job_id_of(event)
+    if job_id is None:
+        logger.info("%s event for unknown job %s kept until its submission is recorded",
+                    provider, event.provider_job_id)
+        return True, None
+    _free_slot_if_done(event, job_id)
+    return True, _apply_claimed(inbox.pk, event, source="webhook")
+
+
+def _job_id_of(event):
+    return (Job.objects.filter(provider=event.provider, provider_job_id=event.provider_job_id)
+            .values_list("id", flat=True).first())
+
+
+def _file(provider: str, event, reference: str) -> WebhookInbox | None:
+    """The webhook's inbox row, waiting to be applied; None for a duplicate delivery."""
+    try:
+        with transaction.atomic():  # a savepoint: a duplicate leaves the outer block usable
+            return WebhookInbox.objects.create(
                 provider=provider, event_id=event.event_id[:255],
                 provider_job_id=event.provider_job_id[:200], payload=event.raw,
                 event=_event_fields(event), result=WAITING,
                 reference=without_nul(reference)[:64])
     except IntegrityError:
-        return False, None
-    job_id = (Job.objects.filter(provider=event.provider, provider_job_id=event.provider_job_id)
-              .values_list("id", flat=True).first())
-    if job_id is None:
-        logger.info("%s event for unknown job %s kept until its submission is recorded",
-                    provider, event.provider_job_id)
-        return True, None
+        return None
+
+
+def _free_slot_if_done(event, job_id) -> None:
     if event.is_terminal:
         # The render is over at the provider, so its slot is free now: the next job goes out
         # while we still write this one's news (the transition frees it again on commit).
         free_slot(provider=event.provider, job_id=job_id)
-    return True, _apply_claimed(inbox.pk, event, source="webhook")
 
 
 def job_apply_waiting_webhooks(*, provider: str, provider_job_id: str) -> int:
@@ -174,7 +201,8 @@ def _apply_claimed(inbox_pk, event, *, source: str) -> Transition | None:
     """Claim the waiting webhook, apply it and file its result in one write transaction (on
     SQLite, one turn of the write lock instead of three: a spike's progress webhooks are as
     many as its submissions); what it tells Redis goes after the commit, in one round trip.
-    A failure leaves the webhook waiting, for the next try, not half-applied."""
+    A failure undoes the claim (never left "applying", which nothing would apply) and, when
+    the webhook was filed in the same transaction, the filing: the provider's retry brings it."""
     with dispatch_redis.one_round_trip(), transaction.atomic():
         if not WebhookInbox.objects.filter(pk=inbox_pk, result=WAITING).update(result="applying"):
             return None  # the other side took it

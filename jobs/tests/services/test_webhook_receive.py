@@ -32,9 +32,10 @@ def progress(event_id: str, value: float) -> ProviderEvent:
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock")
-def test_a_webhook_takes_two_turns_of_the_write_lock(rendering_job, monkeypatch):
-    """Its insert (committed before the job is looked up, so the submit path sees it) and
-    everything else: a spike's progress webhooks are as many as its submissions."""
+def test_a_webhook_about_a_known_job_takes_one_turn_of_the_write_lock(rendering_job,
+                                                                     monkeypatch):
+    """Filed, claimed, applied and given its result at once: a spike's progress webhooks are
+    as many as its submissions."""
     wrapper = type(connections["default"])
     turns = []
     original = wrapper._take_write_lock
@@ -46,23 +47,46 @@ def test_a_webhook_takes_two_turns_of_the_write_lock(rendering_job, monkeypatch)
     monkeypatch.setattr(wrapper, "_take_write_lock", counting)
     new, transition = webhook_receive(provider="local", event=progress("e1", 0.5))
     assert new and transition.applied
-    assert len(turns) == 2
+    assert len(turns) == 1
     rendering_job.refresh_from_db()
     assert rendering_job.status == JobStatus.RENDERING
     assert WebhookInbox.objects.get(event_id="e1").result == "applied"
 
 
-def test_a_webhook_whose_application_fails_waits_to_be_applied_again(rendering_job,
-                                                                   monkeypatch):
-    """Not left claimed ("applying") by a failure halfway: nothing would ever apply it."""
+def test_a_webhook_whose_application_fails_is_not_filed_so_its_redelivery_applies(
+        rendering_job, monkeypatch):
+    """Never left claimed ("applying") by a failure halfway, where nothing would apply it: the
+    view answers 500, and the provider's retry of the same event is applied."""
     def broken(**kwargs):
         raise RuntimeError("database went away")
     monkeypatch.setattr(provider_events, "job_apply_provider_event", broken)
     with pytest.raises(RuntimeError):
         webhook_receive(provider="local", event=progress("e2", 0.25))
-    assert WebhookInbox.objects.get(event_id="e2").result == WAITING
+    assert not WebhookInbox.objects.filter(event_id="e2").exists()
     monkeypatch.undo()
-    assert provider_events.job_apply_waiting_webhooks(provider="local",
-                                                      provider_job_id="pred-1") == 1
+    new, transition = webhook_receive(provider="local", event=progress("e2", 0.25))
+    assert new and transition.applied
     rendering_job.refresh_from_db()
     assert rendering_job.progress == pytest.approx(0.25)
+
+
+def test_a_duplicate_delivery_changes_nothing(rendering_job):
+    assert webhook_receive(provider="local", event=progress("e3", 0.5))[0]
+    assert webhook_receive(provider="local", event=progress("e3", 0.5)) == (False, None)
+    assert WebhookInbox.objects.filter(event_id="e3").count() == 1
+    rendering_job.refresh_from_db()
+    assert rendering_job.last_seq == 4  # created, dispatching, submitted, rendering: once
+
+
+def test_a_webhook_before_its_submission_waits_then_is_applied_by_it(rendering_job):
+    early = ProviderEvent(provider="local", provider_job_id="pred-2", event_id="e4",
+                          status="rendering", progress=0.75)
+    assert webhook_receive(provider="local", event=early) == (True, None)
+    assert WebhookInbox.objects.get(event_id="e4").result == WAITING
+    job_transition(job_id=rendering_job.id, status=JobStatus.SUBMITTED, source="test",
+                   requeue=False, fields={"provider_job_id": "pred-2"}, stage="Resubmitted")
+    assert provider_events.job_apply_waiting_webhooks(provider="local",
+                                                      provider_job_id="pred-2") == 1
+    rendering_job.refresh_from_db()
+    assert rendering_job.status == JobStatus.RENDERING
+    assert rendering_job.progress == pytest.approx(0.75)
