@@ -20,6 +20,7 @@ from jobs import s3  # noqa: E402
 from notifications.sockets.auth import OriginGuard, TokenAuthMiddlewareStack  # noqa: E402
 from project.routing import websocket_urlpatterns  # noqa: E402
 from project.urls import warm_up_urls  # noqa: E402
+from providers.webhooks import jwks  # noqa: E402
 
 application = ProtocolTypeRouter({
     "http": ThreadPoolWsgi(WSGIHandler(), threads=settings.WEB_THREADS,
@@ -30,7 +31,9 @@ application = ProtocolTypeRouter({
 })
 
 # What the first requests would otherwise build while a spike waits on them: every view module
-# and URL table (imported and filled on first use), the S3 client. Then kept out of the GC.
+# and URL table (imported and filled on first use), the S3 client, the JWKS client (fal's
+# webhooks). Then kept out of the GC.
 warm_up_urls()
 s3.warm_up()
+jwks.warm_up()
 freeze_startup_objects()

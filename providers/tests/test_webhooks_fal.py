@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 import time
 
 import pytest
@@ -64,6 +65,26 @@ def test_accepts_signature_of_any_jwks_key(verifier, keys):
 def test_jwks_is_fetched_once_and_cached(verifier, keys, jwks_server):
     for _ in range(3):
         verifier.parse(headers=signed(BODY, keys[0]), body=BODY)
+    assert [r.path for r in jwks_server.requests] == [JWKS_PATH]
+
+
+def test_a_burst_on_a_cold_cache_fetches_the_jwks_once(verifier, keys, jwks_server):
+    """The first renders of a spike finish together: their webhooks, on every request thread
+    at once, wait for one fetch instead of each making its own."""
+    jwks_server.routes[JWKS_PATH] = Reply(body={"keys": [jwk(keys[0])]}, delay=0.3)
+    start, results = threading.Barrier(8), []
+
+    def receive():
+        start.wait(10)
+        [event] = verifier.parse(headers=signed(BODY, keys[0]), body=BODY)
+        results.append(event.status)
+
+    threads = [threading.Thread(target=receive) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert results == ["succeeded"] * 8
     assert [r.path for r in jwks_server.requests] == [JWKS_PATH]
 
 
