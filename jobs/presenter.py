@@ -9,6 +9,7 @@ goes up without a new cause.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from datetime import timezone as dt_timezone
 from typing import TypedDict
@@ -32,6 +33,13 @@ from jobs.selectors import (
 def job_page_path(job_id) -> str:
     """The studio page of a job (notifications link to it too)."""
     return reverse("job-detail", kwargs={"job_id": job_id})
+
+
+def warm_up_urls() -> None:
+    """Fill Django's URL tables now: it builds them on the first reverse(), which in the copier
+    or the dispatcher comes with the first wave of finished renders (a notification's link),
+    taking its process's GIL from a thread that may hold the database's write lock."""
+    job_page_path(uuid.UUID(int=0))
 
 
 def job_events_path(job_id) -> str:

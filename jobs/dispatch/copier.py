@@ -22,6 +22,7 @@ from jobs.dispatch.mirror import mirror_output
 from jobs.dispatch.mirror import warm_up as build_download_client
 from jobs.dispatch.wakeup import next_mirror
 from jobs.logs import about_job
+from jobs.presenter import warm_up_urls
 
 logger = logging.getLogger(__name__)
 # Two, measured: with eight, the spike's worst second (ten renders finishing at once) had
@@ -33,9 +34,10 @@ COPY_THREADS = 2
 
 def run_copier(*, threads: int, stop: threading.Event) -> threading.Thread:
     """Start the thread that takes copy requests and runs them on `threads` threads, with the
-    S3 and download clients built first (not by every thread of the first burst of copies)."""
+    S3 and download clients and the URL tables built first (not by the first burst of copies)."""
     s3.warm_up()
     build_download_client()
+    warm_up_urls()
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="copy")
     # At most `threads` waiting in the pool: the rest stay in Redis for other dispatchers.
     free = threading.BoundedSemaphore(threads)

@@ -10,6 +10,7 @@ from jobs import s3
 from jobs.dispatch.copier import COPY_THREADS, run_copier
 from jobs.dispatch.engine import use_submit_threads
 from jobs.dispatch.reconciler import run_forever
+from jobs.presenter import warm_up_urls
 
 
 class Command(BaseCommand):
@@ -30,6 +31,7 @@ class Command(BaseCommand):
                **options):
         use_submit_threads(submit_threads)
         s3.warm_up()  # submissions sign the selfie's URL for the provider
+        warm_up_urls()  # not with the first wave of finished renders
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
