@@ -36,9 +36,10 @@ def job_page_path(job_id) -> str:
 
 
 def warm_up_urls() -> None:
-    """Fill Django's URL tables now: it builds them on the first reverse(), which in the copier
-    or the dispatcher comes with the first wave of finished renders (a notification's link),
-    taking its process's GIL from a thread that may hold the database's write lock."""
+    """Fill Django's URL tables now: it builds them on the first reverse(), which in a web
+    process is the first submission's answer, and in the copier or the dispatcher comes with
+    the first wave of finished renders (a notification's link), taking the process's GIL from
+    a thread that may hold the database's write lock."""
     job_page_path(uuid.UUID(int=0))
 
 

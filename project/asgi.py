@@ -17,9 +17,9 @@ from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from common.gc_tuning import freeze_startup_objects  # noqa: E402
 from common.wsgi_threads import ThreadPoolWsgi  # noqa: E402
 from jobs import s3  # noqa: E402
+from jobs.presenter import warm_up_urls  # noqa: E402
 from notifications.sockets.auth import OriginGuard, TokenAuthMiddlewareStack  # noqa: E402
 from project.routing import websocket_urlpatterns  # noqa: E402
-from project.urls import warm_up_urls  # noqa: E402
 from providers.webhooks import jwks  # noqa: E402
 
 application = ProtocolTypeRouter({

@@ -1,9 +1,7 @@
 """Top-level URLs: pages, the versioned API, docs, admin and health probes."""
 
-import uuid
-
 from django.contrib import admin
-from django.urls import include, path, re_path, reverse
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.urls import api_urlpatterns as accounts_api
@@ -46,9 +44,3 @@ urlpatterns = [
 handler403 = "project.views.permission_denied"
 handler404 = "project.views.page_not_found"
 handler500 = "project.views.server_error"
-
-
-def warm_up_urls() -> None:
-    """Fill the URL resolver's reverse tables now: Django builds them on the first reverse(),
-    which in a web process is the first submission's answer (its status and page URLs)."""
-    reverse("api-job-detail", kwargs={"job_id": uuid.UUID(int=0)})

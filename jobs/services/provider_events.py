@@ -103,8 +103,7 @@ def webhook_receive(*, provider: str, event, reference: str = "") -> tuple[bool,
             if inbox is None:
                 return False, None
             return True, _apply_claimed(inbox.pk, event, source="webhook")
-    with transaction.atomic():
-        inbox = _file(provider, event, reference)
+    inbox = _file(provider, event, reference)
     if inbox is None:
         return False, None
     # Filed (committed) before looking again: its submission may have been recorded meanwhile.
@@ -125,7 +124,7 @@ def _job_id_of(event):
 def _file(provider: str, event, reference: str) -> WebhookInbox | None:
     """The webhook's inbox row, waiting to be applied; None for a duplicate delivery."""
     try:
-        with transaction.atomic():  # a savepoint: a duplicate leaves the outer block usable
+        with transaction.atomic():  # inside a transaction, a savepoint a duplicate undoes
             return WebhookInbox.objects.create(
                 provider=provider, event_id=event.event_id[:255],
                 provider_job_id=event.provider_job_id[:200], payload=event.raw,
