@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.conf import settings
 from django.utils.module_loading import import_string
 
@@ -13,4 +15,14 @@ def enqueue(task: str, *args, name: str | None = None) -> None:
         return
     from django_q.tasks import async_task
 
-    async_task(task, *args, task_name=name)
+    async_task(task, *args, task_name=name, broker=_broker())
+
+
+@functools.cache
+def _broker():
+    """The process's one django-q broker (its Redis client is thread-safe). Given none,
+    async_task builds one per task, and with it a Redis connection pool and a new connection:
+    in a drain, two per finished video (its email and push), a seventh of the copier's CPU."""
+    from django_q.brokers import get_broker
+
+    return get_broker()
