@@ -12,11 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from jobs.dispatch import breaker, slots
+from jobs.dispatch import redis as dispatch_redis
 from jobs.dispatch.limits import provider_limits, provider_order
 from jobs.dispatch.wakeup import enqueue, request_dispatch, request_provider_cancel
 from jobs.logs import about_job
@@ -82,7 +83,12 @@ def dispatch_lease_seconds(provider: str) -> float:
 
 
 def dispatch_pending(*, max_jobs: int = 100) -> int:
-    """Assign waiting jobs to free provider slots; returns how many were dispatched."""
+    """Assign waiting jobs to free provider slots; returns how many were dispatched.
+
+    The jobs that got a slot move to `dispatching` in one write transaction (on SQLite one
+    turn of the write lock, not one per job: slots freed together, as a wave of renders
+    finishing, were refilled one lock wait after another), then go out to their providers.
+    """
     limits = provider_limits()
     taken = slots.in_use_by_provider(list(limits))
     if all(taken[name] >= limit for name, limit in limits.items()):
@@ -96,25 +102,37 @@ def dispatch_pending(*, max_jobs: int = 100) -> int:
     now = timezone.now()
     candidates = (queued_jobs_in_dispatch_order(ready_at=now)
                   .only("id", "attempts", "avoid_provider")[:max_jobs])
-    dispatched = 0
+    assigned = []
     for job in candidates:
         provider = _take_slot(job, providers)
         if provider is None:
             break  # every provider is full: the next free slot wakes us again
-        attempt = job.attempts + 1
-        lease = now + timedelta(seconds=dispatch_lease_seconds(provider))
-        transition = job_transition(
-            job_id=job.id, status=JobStatus.DISPATCHING, source="dispatcher",
-            expect={"status": JobStatus.QUEUED},
-            fields={"provider": provider, "attempts": attempt, "lease_until": lease,
-                    "not_before": None})
-        if not transition.applied:  # canceled meanwhile, or another dispatcher took it
+        assigned.append((job, provider))
+    if not assigned:
+        return 0
+    dispatched, refused = [], []
+    try:
+        with dispatch_redis.one_round_trip(), transaction.atomic():
+            for job, provider in assigned:
+                attempt = job.attempts + 1
+                lease = now + timedelta(seconds=dispatch_lease_seconds(provider))
+                transition = job_transition(
+                    job_id=job.id, status=JobStatus.DISPATCHING, source="dispatcher",
+                    expect={"status": JobStatus.QUEUED},
+                    fields={"provider": provider, "attempts": attempt, "lease_until": lease,
+                            "not_before": None})
+                # Not applied: canceled meanwhile, or another dispatcher took it.
+                (dispatched if transition.applied else refused).append((job, provider))
+    except BaseException:
+        refused, dispatched = assigned, []
+        raise
+    finally:
+        for job, provider in refused:
             slots.release(provider=provider, job_id=job.id)
-            continue
+    for job, provider in dispatched:
         breaker.begin_probe_if_open(provider)
-        _enqueue_submit(job.id, attempt)
-        dispatched += 1
-    return dispatched
+        _enqueue_submit(job.id, job.attempts + 1)
+    return len(dispatched)
 
 
 def _take_slot(job: Job, providers: list[tuple[str, int]]) -> str | None:

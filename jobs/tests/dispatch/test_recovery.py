@@ -3,11 +3,12 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection, connections
 from django.utils import timezone
 
 from jobs.dispatch import redis as dispatch_redis
 from jobs.dispatch import slots
-from jobs.dispatch.engine import dispatch_pending
+from jobs.dispatch.engine import available_providers, dispatch_pending
 from jobs.dispatch.reconciler import reconcile_once
 from jobs.models import Job, JobStatus
 from jobs.selectors import queued_jobs_in_dispatch_order
@@ -131,3 +132,46 @@ def test_cancel_in_every_stage_reaches_the_provider_and_frees_the_slot(
     reconcile_once()
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELED  # nothing brings it back
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock")
+def test_slots_freed_together_are_filled_in_one_turn_of_the_write_lock(
+        engine, provider, make_user, make_jobs, monkeypatch):
+    """A wave of renders finishing frees several slots at once; their jobs were moved to
+    `dispatching` one write transaction after another, each waiting for SQLite's lock."""
+    engine.PROVIDERS = {"primary": provider.provider_config(webhooks=False, max_concurrency=3)}
+    engine.TASKS_RUN_INLINE = False
+    make_jobs(make_user(), count=4)
+    available_providers()  # the providers' states are made on first use: not what is counted
+    wrapper = type(connections["default"])
+    turns = []
+    original = wrapper._take_write_lock
+
+    def counting(self):
+        if not self._holding_write_lock:
+            turns.append(1)
+        return original(self)
+    monkeypatch.setattr(wrapper, "_take_write_lock", counting)
+    assert dispatch_pending() == 3
+    assert len(turns) == 1
+    assert Job.objects.filter(status=JobStatus.DISPATCHING).count() == 3
+    assert slots.in_use(provider="primary") == 3
+
+
+def test_a_job_canceled_while_it_got_a_slot_gives_the_slot_back(
+        engine, provider, make_user, make_jobs, monkeypatch):
+    engine.PROVIDERS = {"primary": provider.provider_config(webhooks=False, max_concurrency=3)}
+    engine.TASKS_RUN_INLINE = False
+    user = make_user()
+    first, second = make_jobs(user, count=2)
+    original = slots.acquire
+
+    def cancel_first_meanwhile(*, provider, job_id, limit):
+        if job_id == first.id:
+            job_cancel(user=user, job_id=first.id)
+        return original(provider=provider, job_id=job_id, limit=limit)
+    monkeypatch.setattr(slots, "acquire", cancel_first_meanwhile)
+    assert dispatch_pending() == 1
+    assert slots.in_use(provider="primary") == 1
+    second.refresh_from_db()
+    assert second.status == JobStatus.DISPATCHING
