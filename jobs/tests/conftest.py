@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connections
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -40,6 +41,22 @@ def other_api(other_user):
     client = APIClient()
     client.force_authenticate(other_user)
     return client
+
+
+@pytest.fixture
+def write_lock_turns(monkeypatch) -> list:
+    """One entry per turn this process takes of SQLite's write lock (common/sqlite): clear it,
+    run what is measured, count."""
+    wrapper = type(connections["default"])
+    turns = []
+    original = wrapper._take_write_lock
+
+    def counting(self):
+        if not self._holding_write_lock:
+            turns.append(1)
+        return original(self)
+    monkeypatch.setattr(wrapper, "_take_write_lock", counting)
+    return turns
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from jobs.dispatch import redis as dispatch_redis
@@ -136,24 +136,16 @@ def test_cancel_in_every_stage_reaches_the_provider_and_frees_the_slot(
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock")
 def test_slots_freed_together_are_filled_in_one_turn_of_the_write_lock(
-        engine, provider, make_user, make_jobs, monkeypatch):
+        engine, provider, make_user, make_jobs, write_lock_turns):
     """A wave of renders finishing frees several slots at once; their jobs were moved to
     `dispatching` one write transaction after another, each waiting for SQLite's lock."""
     engine.PROVIDERS = {"primary": provider.provider_config(webhooks=False, max_concurrency=3)}
     engine.TASKS_RUN_INLINE = False
     make_jobs(make_user(), count=4)
     available_providers()  # the providers' states are made on first use: not what is counted
-    wrapper = type(connections["default"])
-    turns = []
-    original = wrapper._take_write_lock
-
-    def counting(self):
-        if not self._holding_write_lock:
-            turns.append(1)
-        return original(self)
-    monkeypatch.setattr(wrapper, "_take_write_lock", counting)
+    write_lock_turns.clear()
     assert dispatch_pending() == 3
-    assert len(turns) == 1
+    assert len(write_lock_turns) == 1
     assert Job.objects.filter(status=JobStatus.DISPATCHING).count() == 3
     assert slots.in_use(provider="primary") == 3
 

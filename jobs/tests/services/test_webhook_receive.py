@@ -4,7 +4,7 @@ write transaction."""
 from __future__ import annotations
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from jobs.models import JobStatus, WebhookInbox
 from jobs.services import provider_events
@@ -33,21 +33,13 @@ def progress(event_id: str, value: float) -> ProviderEvent:
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock")
 def test_a_webhook_about_a_known_job_takes_one_turn_of_the_write_lock(rendering_job,
-                                                                     monkeypatch):
+                                                                     write_lock_turns):
     """Filed, claimed, applied and given its result at once: a spike's progress webhooks are
     as many as its submissions."""
-    wrapper = type(connections["default"])
-    turns = []
-    original = wrapper._take_write_lock
-
-    def counting(self):
-        if not self._holding_write_lock:
-            turns.append(1)
-        return original(self)
-    monkeypatch.setattr(wrapper, "_take_write_lock", counting)
+    write_lock_turns.clear()
     new, transition = webhook_receive(provider="local", event=progress("e1", 0.5))
     assert new and transition.applied
-    assert len(turns) == 1
+    assert len(write_lock_turns) == 1
     rendering_job.refresh_from_db()
     assert rendering_job.status == JobStatus.RENDERING
     assert WebhookInbox.objects.get(event_id="e1").result == "applied"
