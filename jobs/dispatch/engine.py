@@ -110,7 +110,7 @@ def dispatch_pending(*, max_jobs: int = 100) -> int:
         assigned.append((job, provider))
     if not assigned:
         return 0
-    dispatched, refused = [], []
+    dispatched = []  # (job, provider, attempt), moved to `dispatching`
     try:
         with dispatch_redis.one_round_trip(), transaction.atomic():
             for job, provider in assigned:
@@ -121,17 +121,19 @@ def dispatch_pending(*, max_jobs: int = 100) -> int:
                     expect={"status": JobStatus.QUEUED},
                     fields={"provider": provider, "attempts": attempt, "lease_until": lease,
                             "not_before": None})
-                # Not applied: canceled meanwhile, or another dispatcher took it.
-                (dispatched if transition.applied else refused).append((job, provider))
+                if transition.applied:  # else canceled meanwhile, or another dispatcher took it
+                    dispatched.append((job, provider, attempt))
     except BaseException:
-        refused, dispatched = assigned, []
+        dispatched = []  # rolled back: none of them moved
         raise
     finally:
-        for job, provider in refused:
-            slots.release(provider=provider, job_id=job.id)
-    for job, provider in dispatched:
+        moved = {job.id for job, _, _ in dispatched}
+        for job, provider in assigned:
+            if job.id not in moved:
+                slots.release(provider=provider, job_id=job.id)
+    for job, provider, attempt in dispatched:
         breaker.begin_probe_if_open(provider)
-        _enqueue_submit(job.id, job.attempts + 1)
+        _enqueue_submit(job.id, attempt)
     return len(dispatched)
 
 

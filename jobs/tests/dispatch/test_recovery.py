@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from jobs.dispatch import engine as dispatch_engine
 from jobs.dispatch import redis as dispatch_redis
 from jobs.dispatch import slots
 from jobs.dispatch.engine import available_providers, dispatch_pending
@@ -167,3 +168,23 @@ def test_a_job_canceled_while_it_got_a_slot_gives_the_slot_back(
     assert slots.in_use(provider="primary") == 1
     second.refresh_from_db()
     assert second.status == JobStatus.DISPATCHING
+
+
+def test_a_dispatch_pass_that_fails_halfway_moves_no_job_and_gives_every_slot_back(
+        engine, provider, make_user, make_jobs, monkeypatch):
+    engine.PROVIDERS = {"primary": provider.provider_config(webhooks=False, max_concurrency=3)}
+    engine.TASKS_RUN_INLINE = False
+    make_jobs(make_user(), count=2)
+    original = dispatch_engine.job_transition
+    calls = []
+
+    def fail_on_the_second(**kwargs):
+        calls.append(kwargs["job_id"])
+        if len(calls) == 2:
+            raise RuntimeError("database gone")
+        return original(**kwargs)
+    monkeypatch.setattr(dispatch_engine, "job_transition", fail_on_the_second)
+    with pytest.raises(RuntimeError):
+        dispatch_pending()
+    assert not Job.objects.filter(status=JobStatus.DISPATCHING).exists()
+    assert slots.in_use(provider="primary") == 0
