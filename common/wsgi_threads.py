@@ -27,15 +27,19 @@ class ThreadPoolWsgi:
     """An ASGI `http` application that runs `wsgi_application` on bounded thread pools.
 
     Reads (GET, HEAD, OPTIONS) have threads of their own: a status poll or a page must not
-    wait behind a backlog of submissions, each of which holds the database's write lock.
+    wait behind a backlog of submissions, each of which holds the database's write lock. So
+    does each of `lanes` ({path prefix: threads}), whatever the method: e.g. the providers'
+    webhooks, which free render slots and must not wait behind that backlog either.
     """
 
     def __init__(self, wsgi_application, *, threads: int, read_threads: int,
-                 max_body_bytes: int):
+                 max_body_bytes: int, lanes: dict[str, int] | None = None):
         self.wsgi_application = wsgi_application
         self.max_body_bytes = max_body_bytes
         self.workers = _Workers(threads, name="http")
         self.readers = _Workers(read_threads, name="http-read")
+        self.lanes = [(prefix, _Workers(count, name=f"http-{prefix.strip('/')}"))
+                      for prefix, count in (lanes or {}).items()]
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -60,12 +64,17 @@ class ThreadPoolWsgi:
                     break
             body.seek(0)
             request = _Request(self.wsgi_application, scope, send, asyncio.get_running_loop())
-            workers = self.readers if scope["method"] in READS else self.workers
-            whole = await workers.run(request.run, body)
+            whole = await self._workers_for(scope).run(request.run, body)
         if whole is not None:  # sent from here: the thread is free again without waiting
             start, payload = whole
             await send(start)
             await send({"type": "http.response.body", "body": payload})
+
+    def _workers_for(self, scope) -> _Workers:
+        for prefix, workers in self.lanes:
+            if scope["path"].startswith(prefix):
+                return workers
+        return self.readers if scope["method"] in READS else self.workers
 
     async def _too_large(self, send) -> None:
         payload = json.dumps({"message": "The request body is too large.",

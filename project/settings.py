@@ -113,6 +113,8 @@ ROOT_URLCONF = "project.urls"
 WEB_THREADS = env.int("WEB_THREADS", default=4)
 # ... and for reads (GET, HEAD, OPTIONS), so polls and pages never queue behind submissions.
 WEB_READ_THREADS = env.int("WEB_READ_THREADS", default=2)
+# ... and for the providers' webhooks, which free render slots: never behind submissions either.
+WEB_WEBHOOK_THREADS = env.int("WEB_WEBHOOK_THREADS", default=2)
 ASGI_APPLICATION = "project.asgi.application"
 WSGI_APPLICATION = None
 

@@ -19,6 +19,8 @@ from studio.views import service_worker
 admin.site.index_template = "admin/surge_index.html"  # links the operations dashboard
 
 api_v1 = [*notifications_api, *accounts_api, *jobs_api]
+# The providers' webhooks; served on threads of their own (project/asgi.py).
+WEBHOOKS_PREFIX = "webhooks/"
 
 urlpatterns = [
     path("", views.landing, name="landing"),
@@ -31,7 +33,7 @@ urlpatterns = [
     # The split view serves its start-up script as a file: no inline script for the CSP.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"),
          name="api-docs"),
-    path("webhooks/<slug:provider>/", provider_webhook, name="provider-webhook"),
+    path(f"{WEBHOOKS_PREFIX}<slug:provider>/", provider_webhook, name="provider-webhook"),
     path("admin/ops/", include(ops_urls)),  # before admin/: the dashboard, staff only
     path("admin/", admin.site.urls),
     path("metrics", metrics_view, name="metrics"),

@@ -31,7 +31,7 @@ def streamed(environ, start_response):
     return streamed.result
 
 
-async def call(app, *, body=b"", headers=(), method="POST"):
+async def call(app, *, body=b"", headers=(), method="POST", path="/"):
     sent, chunks = [], [{"type": "http.request", "body": body[:3], "more_body": True},
                         {"type": "http.request", "body": body[3:]}]
 
@@ -40,7 +40,7 @@ async def call(app, *, body=b"", headers=(), method="POST"):
 
     async def send(message):
         sent.append(message)
-    scope = {"type": "http", "method": method, "path": "/", "query_string": b"",
+    scope = {"type": "http", "method": method, "path": path, "query_string": b"",
              "http_version": "1.1", "headers": list(headers), "server": ("127.0.0.1", 80)}
     await app(scope, receive, send)
     return sent
@@ -93,3 +93,27 @@ def test_reads_do_not_wait_behind_writes():
         return read, await write
     read, write = asyncio.run(scenario())
     assert read[1]["body"] == b"GET" and write[1]["body"] == b"POST"
+
+
+def test_a_lane_does_not_wait_behind_writes():
+    """A POST to a path with threads of its own (the providers' webhooks) is answered while
+    every write thread is busy; other POSTs still go to the write threads."""
+    release = threading.Event()
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/":
+            release.wait(10)
+        start_response("200 OK", [])
+        return [threading.current_thread().name.encode()]
+    pool = ThreadPoolWsgi(app, threads=1, read_threads=1, max_body_bytes=100,
+                          lanes={"/webhooks/": 1})
+
+    async def scenario():
+        write = asyncio.ensure_future(call(pool))
+        await asyncio.sleep(0.05)
+        webhook = await asyncio.wait_for(call(pool, path="/webhooks/local/"), timeout=5)
+        assert not write.done()
+        release.set()
+        return webhook, await write
+    webhook, write = asyncio.run(scenario())
+    assert webhook[1]["body"] == b"http-webhooks-0" and write[1]["body"] == b"http-0"
