@@ -6,15 +6,18 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from jobs.dispatch import breaker, slots
 from jobs.dispatch import engine as dispatch_engine
 from jobs.dispatch import redis as dispatch_redis
-from jobs.dispatch import slots
 from jobs.dispatch.engine import available_providers, dispatch_pending
 from jobs.dispatch.reconciler import reconcile_once
-from jobs.models import Job, JobStatus
+from jobs.models import Job, JobStatus, WebhookInbox
 from jobs.selectors import queued_jobs_in_dispatch_order
 from jobs.services.jobs import job_cancel
+from jobs.services.provider_events import webhook_receive
 from jobs.tests.dispatch.conftest import all_finished, drive
+from providers.events import ProviderEvent, Submission
+from providers.registry import get_backend
 
 
 def test_a_dispatch_whose_worker_died_is_requeued_after_its_lease(
@@ -188,3 +191,44 @@ def test_a_dispatch_pass_that_fails_halfway_moves_no_job_and_gives_every_slot_ba
         dispatch_pending()
     assert not Job.objects.filter(status=JobStatus.DISPATCHING).exists()
     assert slots.in_use(provider="primary") == 0
+
+
+def test_a_submission_is_recorded_with_what_is_known_of_it_in_one_write_transaction(
+        engine, provider, make_user, make_jobs, write_lock_turns, monkeypatch):
+    """The provider's id, its answer and a webhook that beat them (a fast render) were three
+    write transactions, each a turn of SQLite's write lock in the process handing out slots."""
+    engine.TASKS_RUN_INLINE = False  # the submission is made below, by hand
+    [job] = make_jobs(make_user())
+    assert dispatch_pending() == 1
+    job.refresh_from_db()
+    webhook = ProviderEvent(provider="primary", provider_job_id="p-1", event_id="e-1",
+                            status="rendering", progress=0.5)
+    assert webhook_receive(provider="primary", event=webhook) == (True, None)  # waits
+    answer = ProviderEvent(provider="primary", provider_job_id="p-1", event_id="p-1/answer",
+                           status="rendering", progress=0.2)
+    backend = get_backend("primary")
+    monkeypatch.setattr(backend, "submit", lambda **_: Submission("p-1", answer))
+    breaker.record_success("primary")  # its once-a-while activity write is not what is counted
+    write_lock_turns.clear()
+    dispatch_engine.submit_job(job_id=job.id, attempt=job.attempts)
+    assert len(write_lock_turns) == 1
+    job.refresh_from_db()
+    assert (job.status, job.provider_job_id, job.progress) == (JobStatus.RENDERING, "p-1", 0.5)
+    assert WebhookInbox.objects.get(event_id="e-1").result == "applied"
+
+
+def test_news_that_cannot_be_applied_does_not_undo_the_recorded_submission(
+        engine, provider, make_user, make_jobs, monkeypatch):
+    engine.TASKS_RUN_INLINE = False
+    [job] = make_jobs(make_user())
+    assert dispatch_pending() == 1
+    job.refresh_from_db()
+    backend = get_backend("primary")
+    monkeypatch.setattr(backend, "submit", lambda **_: Submission("p-2", None))
+
+    def broken(**_):
+        raise RuntimeError("the inbox is unreadable")
+    monkeypatch.setattr(dispatch_engine, "job_apply_waiting_webhooks", broken)
+    dispatch_engine.submit_job(job_id=job.id, attempt=job.attempts)
+    job.refresh_from_db()
+    assert (job.status, job.provider_job_id) == (JobStatus.SUBMITTED, "p-2")
