@@ -21,7 +21,7 @@ from jobs.dispatch import redis as dispatch_redis
 from jobs.dispatch.limits import provider_limits, provider_order
 from jobs.dispatch.wakeup import enqueue, request_dispatch, request_provider_cancel
 from jobs.logs import about_job
-from jobs.models import Job, JobStatus, ProviderState
+from jobs.models import BreakerState, Job, JobStatus, ProviderState
 from jobs.ops import counters
 from jobs.s3 import signed_url
 from jobs.selectors import queued_jobs_in_dispatch_order
@@ -63,6 +63,11 @@ ANNOUNCED_WITHIN_SECONDS = 30.0
 
 def available_providers() -> list[tuple[str, int]]:
     """[(name, limit)] of providers that may take new jobs now, preferred first."""
+    return [(name, limit) for name, limit, _ in _available_providers()]
+
+
+def _available_providers() -> list[tuple[str, int, bool]]:
+    """[(name, limit, probing)]: `probing` when its breaker is open and its next job a probe."""
     limits = provider_limits()
     states = {state.name: state for state in ProviderState.objects.filter(name__in=limits)}
     now = timezone.now()
@@ -72,7 +77,7 @@ def available_providers() -> list[tuple[str, int]]:
             continue
         state = states.get(name) or breaker.provider_state(name)
         if breaker.can_submit(state, now=now):
-            available.append((name, limits[name]))
+            available.append((name, limits[name], state.breaker_state == BreakerState.OPEN))
     return available
 
 
@@ -87,7 +92,8 @@ def dispatch_pending(*, max_jobs: int = 100) -> int:
 
     The jobs that got a slot move to `dispatching` in one write transaction (on SQLite one
     turn of the write lock, not one per job: slots freed together, as a wave of renders
-    finishing, were refilled one lock wait after another), then go out to their providers.
+    finishing, were refilled one lock wait after another), and go out to their providers as
+    it commits, before its events are told to the sockets and hooks.
     """
     limits = provider_limits()
     taken = slots.in_use_by_provider(list(limits))
@@ -95,10 +101,11 @@ def dispatch_pending(*, max_jobs: int = 100) -> int:
         # Every slot taken: most wake-ups under a spike (each submission sends one). One Redis
         # round trip then, no database read; a freed slot wakes us again.
         return 0
-    providers = [(name, limit) for name, limit in available_providers()
-                 if taken[name] < limit]
+    available = _available_providers()
+    providers = [(name, limit) for name, limit, _ in available if taken[name] < limit]
     if not providers:
         return 0
+    probing = {name for name, _, is_probe in available if is_probe}
     now = timezone.now()
     candidates = (queued_jobs_in_dispatch_order(ready_at=now)
                   .only("id", "attempts", "avoid_provider")[:max_jobs])
@@ -111,8 +118,21 @@ def dispatch_pending(*, max_jobs: int = 100) -> int:
     if not assigned:
         return 0
     dispatched = []  # (job, provider, attempt), moved to `dispatching`
+
+    def send_out() -> None:
+        for job, provider, attempt in dispatched:
+            if provider in probing:
+                breaker.begin_probe_if_open(provider)
+            _enqueue_submit(job.id, attempt)
+
+    # On commit, before the transitions' own hooks, so the submissions are on their way while
+    # those events are published. Inline (TASKS_RUN_INLINE) a submission runs in this thread
+    # and its events must follow this pass's: then after the pass.
+    at_commit = not settings.TASKS_RUN_INLINE
     try:
         with dispatch_redis.one_round_trip(), transaction.atomic():
+            if at_commit:
+                transaction.on_commit(send_out, robust=True)
             for job, provider in assigned:
                 attempt = job.attempts + 1
                 lease = now + timedelta(seconds=dispatch_lease_seconds(provider))
@@ -131,9 +151,8 @@ def dispatch_pending(*, max_jobs: int = 100) -> int:
         for job, provider in assigned:
             if job.id not in moved:
                 slots.release(provider=provider, job_id=job.id)
-    for job, provider, attempt in dispatched:
-        breaker.begin_probe_if_open(provider)
-        _enqueue_submit(job.id, attempt)
+    if not at_commit:
+        send_out()
     return len(dispatched)
 
 

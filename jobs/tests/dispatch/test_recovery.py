@@ -13,6 +13,7 @@ from jobs.dispatch.engine import available_providers, dispatch_pending
 from jobs.dispatch.reconciler import reconcile_once
 from jobs.models import Job, JobStatus, WebhookInbox
 from jobs.selectors import queued_jobs_in_dispatch_order
+from jobs.services import transitions
 from jobs.services.jobs import job_cancel
 from jobs.services.provider_events import webhook_receive
 from jobs.tests.dispatch.conftest import all_finished, drive
@@ -232,3 +233,18 @@ def test_news_that_cannot_be_applied_does_not_undo_the_recorded_submission(
     dispatch_engine.submit_job(job_id=job.id, attempt=job.attempts)
     job.refresh_from_db()
     assert (job.status, job.provider_job_id) == (JobStatus.SUBMITTED, "p-2")
+
+
+def test_jobs_go_out_to_their_provider_before_their_dispatch_is_published(
+        engine, provider, make_user, make_jobs, monkeypatch):
+    """The pass's commit published every job's `dispatching` event (and ran its hooks) before
+    the first submission started: time a freed slot stayed empty at the provider."""
+    engine.TASKS_RUN_INLINE = False
+    make_jobs(make_user(), count=2)
+    order = []
+    monkeypatch.setattr(dispatch_engine, "_enqueue_submit",
+                        lambda job_id, attempt: order.append("submit"))
+    monkeypatch.setattr(transitions, "send_job_event",
+                        lambda message: order.append(message["status"]))
+    assert dispatch_pending() == 2
+    assert order == ["submit", "submit", JobStatus.DISPATCHING, JobStatus.DISPATCHING]
