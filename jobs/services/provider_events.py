@@ -91,18 +91,15 @@ def webhook_receive(*, provider: str, event, reference: str = "") -> tuple[bool,
     that arrives before its job's submission is recorded waits in the inbox; the submit path
     then applies it (job_apply_waiting_webhooks). Both sides write first and read second, and
     claim a row with a conditional update, so each event is applied exactly once. The usual
-    webhook, about a job we know, is filed and applied in one write transaction: on SQLite
-    one turn of the write lock, and a spike's progress webhooks are as many as its submissions.
+    webhook, about a job we know, is applied and filed with its result in one short write
+    transaction (on SQLite one turn of the write lock, and a spike's progress webhooks are as
+    many as its submissions), undone when its filing finds it a duplicate.
     """
     event = storable_event(event)
     job_id = _job_id_of(event)
     if job_id is not None:
         _free_slot_if_done(event, job_id)
-        with transaction.atomic():
-            inbox = _file(provider, event, reference)
-            if inbox is None:
-                return False, None
-            return True, _apply_claimed(inbox.pk, event, source="webhook")
+        return _apply_and_file(provider, event, reference)
     inbox = _file(provider, event, reference)
     if inbox is None:
         return False, None
@@ -125,13 +122,35 @@ def _file(provider: str, event, reference: str) -> WebhookInbox | None:
     """The webhook's inbox row, waiting to be applied; None for a duplicate delivery."""
     try:
         with transaction.atomic():  # inside a transaction, a savepoint a duplicate undoes
-            return WebhookInbox.objects.create(
-                provider=provider, event_id=event.event_id[:255],
-                provider_job_id=event.provider_job_id[:200], payload=event.raw,
-                event=_event_fields(event), result=WAITING,
-                reference=without_nul(reference)[:64])
+            return _inbox_row(provider, event, reference, result=WAITING)
     except IntegrityError:
         return None
+
+
+def _inbox_row(provider: str, event, reference: str, *, result: str) -> WebhookInbox:
+    return WebhookInbox.objects.create(
+        provider=provider, event_id=event.event_id[:255],
+        provider_job_id=event.provider_job_id[:200], payload=event.raw,
+        event=_event_fields(event), result=result, reference=without_nul(reference)[:64])
+
+
+def _apply_and_file(provider: str, event, reference: str) -> tuple[bool, Transition | None]:
+    """Apply a webhook about a known job, then file it with its result: the inbox row written
+    once, not inserted waiting, claimed and given its result, each a statement in the
+    transaction every writer queues behind. A duplicate delivery (its event id already filed)
+    fails the filing, which rolls the application back with it; what it told Redis goes after
+    the commit, in one round trip."""
+    try:
+        with dispatch_redis.one_round_trip(), transaction.atomic():
+            transition = job_apply_provider_event(event=event, source="webhook")
+            result = "ignored" if transition is None else transition.result.value
+            _inbox_row(provider, event, reference, result=result)
+    except IntegrityError:
+        if not WebhookInbox.objects.filter(provider=provider, event_id=event.event_id[:255],
+                                           verified=True, duplicate=False).exists():
+            raise  # not a duplicate: a real integrity problem
+        return False, None
+    return True, transition
 
 
 def _free_slot_if_done(event, job_id) -> None:
@@ -197,11 +216,10 @@ def webhook_cancel_orphan(*, provider: str, provider_job_id: str, reference: str
 
 
 def _apply_claimed(inbox_pk, event, *, source: str) -> Transition | None:
-    """Claim the waiting webhook, apply it and file its result in one write transaction (on
-    SQLite, one turn of the write lock instead of three: a spike's progress webhooks are as
-    many as its submissions); what it tells Redis goes after the commit, in one round trip.
-    A failure undoes the claim (never left "applying", which nothing would apply) and, when
-    the webhook was filed in the same transaction, the filing: the provider's retry brings it."""
+    """Claim a waiting webhook, apply it and file its result in one write transaction (on
+    SQLite, one turn of the write lock instead of three); what it tells Redis goes after the
+    commit, in one round trip. A failure undoes the claim (never left "applying", which
+    nothing would apply): it stays waiting."""
     with dispatch_redis.one_round_trip(), transaction.atomic():
         if not WebhookInbox.objects.filter(pk=inbox_pk, result=WAITING).update(result="applying"):
             return None  # the other side took it

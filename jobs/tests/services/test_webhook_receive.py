@@ -1,10 +1,11 @@
-"""A verified webhook is filed in the inbox, then claimed, applied and given its result in one
-write transaction."""
+"""A verified webhook about a known job is applied and filed with its result in one short write
+transaction; one about a job not recorded yet waits in the inbox for its submission."""
 
 from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from jobs.models import JobStatus, WebhookInbox
 from jobs.services import provider_events
@@ -82,3 +83,25 @@ def test_a_webhook_before_its_submission_waits_then_is_applied_by_it(rendering_j
     rendering_job.refresh_from_db()
     assert rendering_job.status == JobStatus.RENDERING
     assert rendering_job.progress == pytest.approx(0.75)
+
+
+def test_a_webhook_about_a_known_job_is_filed_once_with_its_result(rendering_job):
+    """Its inbox row was inserted waiting, claimed and given its result: three writes of the
+    row in the transaction every other writer queues behind."""
+    with CaptureQueriesContext(connection) as queries:
+        new, transition = webhook_receive(provider="local", event=progress("e5", 0.5))
+    assert new and transition.applied
+    inbox_writes = [query["sql"] for query in queries.captured_queries
+                    if "webhookinbox" in query["sql"].lower()
+                    and query["sql"].lstrip().upper().startswith(("INSERT", "UPDATE"))]
+    assert len(inbox_writes) == 1 and inbox_writes[0].lstrip().upper().startswith("INSERT")
+    assert WebhookInbox.objects.get(event_id="e5").result == "applied"
+
+
+def test_a_duplicate_delivery_with_other_news_changes_nothing(rendering_job):
+    """Applied before it is filed: the duplicate's filing undoes its application."""
+    assert webhook_receive(provider="local", event=progress("e6", 0.5))[0]
+    assert webhook_receive(provider="local", event=progress("e6", 0.9)) == (False, None)
+    rendering_job.refresh_from_db()
+    assert rendering_job.progress == pytest.approx(0.5)
+    assert rendering_job.last_seq == 4
