@@ -73,47 +73,42 @@ def test_a_streamed_response_is_sent_in_chunks_and_closed():
     assert streamed.result.closed
 
 
-def test_reads_do_not_wait_behind_writes():
-    """A GET is answered while every write thread is busy."""
-    release = threading.Event()
+def answered_while_the_write_thread_is_busy(route, other: dict):
+    """Send a POST to / that holds the pool's one write thread, then the request `other`
+    (call()'s arguments); returns what each sent back, `other` answered first or within 5 s."""
+    entered, release = threading.Event(), threading.Event()
 
     def app(environ, start_response):
-        if environ["REQUEST_METHOD"] == "POST":
+        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"] == "/":
+            entered.set()
             release.wait(10)
         start_response("200 OK", [])
-        return [environ["REQUEST_METHOD"].encode()]
-    pool = ThreadPoolWsgi(app, threads=1, read_threads=1, max_body_bytes=100)
+        return [f"{environ['REQUEST_METHOD']} {threading.current_thread().name}".encode()]
+    pool = route(app)
 
     async def scenario():
         write = asyncio.ensure_future(call(pool))
-        await asyncio.sleep(0.05)
-        read = await asyncio.wait_for(call(pool, method="GET"), timeout=5)
+        assert await asyncio.to_thread(entered.wait, 5)
+        answer = await asyncio.wait_for(call(pool, **other), timeout=5)
         assert not write.done()
         release.set()
-        return read, await write
-    read, write = asyncio.run(scenario())
-    assert read[1]["body"] == b"GET" and write[1]["body"] == b"POST"
+        return answer, await write
+    return asyncio.run(scenario())
+
+
+def test_reads_do_not_wait_behind_writes():
+    """A GET is answered while every write thread is busy."""
+    read, write = answered_while_the_write_thread_is_busy(
+        lambda app: ThreadPoolWsgi(app, threads=1, read_threads=1, max_body_bytes=100),
+        {"method": "GET"})
+    assert read[1]["body"] == b"GET http-read-0" and write[1]["body"] == b"POST http-0"
 
 
 def test_a_lane_does_not_wait_behind_writes():
     """A POST to a path with threads of its own (the providers' webhooks) is answered while
     every write thread is busy; other POSTs still go to the write threads."""
-    release = threading.Event()
-
-    def app(environ, start_response):
-        if environ["PATH_INFO"] == "/":
-            release.wait(10)
-        start_response("200 OK", [])
-        return [threading.current_thread().name.encode()]
-    pool = ThreadPoolWsgi(app, threads=1, read_threads=1, max_body_bytes=100,
-                          lanes={"/webhooks/": 1})
-
-    async def scenario():
-        write = asyncio.ensure_future(call(pool))
-        await asyncio.sleep(0.05)
-        webhook = await asyncio.wait_for(call(pool, path="/webhooks/local/"), timeout=5)
-        assert not write.done()
-        release.set()
-        return webhook, await write
-    webhook, write = asyncio.run(scenario())
-    assert webhook[1]["body"] == b"http-webhooks-0" and write[1]["body"] == b"http-0"
+    webhook, write = answered_while_the_write_thread_is_busy(
+        lambda app: ThreadPoolWsgi(app, threads=1, read_threads=1, max_body_bytes=100,
+                                   lanes={"/webhooks/": 1}),
+        {"path": "/webhooks/local/"})
+    assert webhook[1]["body"] == b"POST http-webhooks-0" and write[1]["body"] == b"POST http-0"
