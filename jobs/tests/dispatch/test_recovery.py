@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from jobs.dispatch import breaker, slots
@@ -248,3 +249,19 @@ def test_jobs_go_out_to_their_provider_before_their_dispatch_is_published(
                         lambda message: order.append(message["status"]))
     assert dispatch_pending() == 2
     assert order == ["submit", "submit", JobStatus.DISPATCHING, JobStatus.DISPATCHING]
+
+
+def test_a_pass_reads_no_more_of_the_line_than_there_are_free_slots(
+        engine, provider, make_user, make_jobs):
+    engine.PROVIDERS = {"primary": provider.provider_config(webhooks=False, max_concurrency=3)}
+    engine.TASKS_RUN_INLINE = False
+    make_jobs(make_user(), count=5)
+    assert dispatch_pending() == 3
+    make_jobs(make_user(), count=2)
+    slots.release(provider="primary", job_id=Job.objects.filter(
+        status=JobStatus.DISPATCHING).values_list("id", flat=True).first())
+    with CaptureQueriesContext(connection) as queries:
+        assert dispatch_pending() == 1
+    line = [query["sql"] for query in queries.captured_queries
+            if "ORDER BY" in query["sql"] and "line_key" in query["sql"]]
+    assert len(line) == 1 and line[0].rstrip().endswith("LIMIT 1")
