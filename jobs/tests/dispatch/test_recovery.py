@@ -22,6 +22,14 @@ from providers.events import ProviderEvent, Submission
 from providers.registry import get_backend
 
 
+def one_provider_unserved(engine, provider, *, limit: int) -> None:
+    """One provider, "primary", with `limit` slots; submissions go to a task queue nobody
+    serves, so dispatched jobs stay `dispatching` holding their slots."""
+    engine.PROVIDERS = {"primary": provider.provider_config(webhooks=False,
+                                                            max_concurrency=limit)}
+    engine.TASKS_RUN_INLINE = False
+
+
 def test_a_dispatch_whose_worker_died_is_requeued_after_its_lease(
         engine, provider, make_user, make_jobs):
     engine.TASKS_RUN_INLINE = False  # the submit task goes to a queue nobody serves: "lost"
@@ -51,8 +59,7 @@ def test_a_lost_poll_or_mirror_is_redriven(engine, provider, make_user, make_job
 
 def test_a_redis_restart_does_not_let_the_dispatcher_oversubscribe(
         engine, provider, make_user, make_jobs):
-    engine.PROVIDERS = {"primary": provider.provider_config(webhooks=False, max_concurrency=2)}
-    engine.TASKS_RUN_INLINE = False
+    one_provider_unserved(engine, provider, limit=2)
     make_jobs(make_user(), count=5)
     assert dispatch_pending() == 2
     client = dispatch_redis.client()
@@ -66,8 +73,7 @@ def test_a_wake_up_with_every_slot_taken_reads_no_database(
         engine, provider, make_user, make_jobs, django_assert_num_queries):
     """Each submission wakes the dispatcher; under a spike every slot is taken, and each pass
     read the providers' states from the database only to find no free slot."""
-    engine.PROVIDERS = {"primary": provider.provider_config(webhooks=False, max_concurrency=2)}
-    engine.TASKS_RUN_INLINE = False
+    one_provider_unserved(engine, provider, limit=2)
     make_jobs(make_user(), count=3)
     assert dispatch_pending() == 2
     with django_assert_num_queries(0):
@@ -101,8 +107,7 @@ def test_fair_share_puts_a_single_job_ahead_of_a_bulk_users_backlog(make_user, m
 
 def test_fair_share_under_load_starts_the_single_job_within_the_next_free_slots(
         engine, provider, make_user, make_jobs):
-    engine.PROVIDERS = {"primary": provider.provider_config(webhooks=False, max_concurrency=3)}
-    engine.TASKS_RUN_INLINE = False
+    one_provider_unserved(engine, provider, limit=3)
     bulk, single = make_user(), make_user()
     make_jobs(bulk, count=40)
     assert dispatch_pending() == 3
@@ -145,8 +150,7 @@ def test_slots_freed_together_are_filled_in_one_turn_of_the_write_lock(
         engine, provider, make_user, make_jobs, write_lock_turns):
     """A wave of renders finishing frees several slots at once; their jobs were moved to
     `dispatching` one write transaction after another, each waiting for SQLite's lock."""
-    engine.PROVIDERS = {"primary": provider.provider_config(webhooks=False, max_concurrency=3)}
-    engine.TASKS_RUN_INLINE = False
+    one_provider_unserved(engine, provider, limit=3)
     make_jobs(make_user(), count=4)
     available_providers()  # the providers' states are made on first use: not what is counted
     write_lock_turns.clear()
@@ -158,8 +162,7 @@ def test_slots_freed_together_are_filled_in_one_turn_of_the_write_lock(
 
 def test_a_job_canceled_while_it_got_a_slot_gives_the_slot_back(
         engine, provider, make_user, make_jobs, monkeypatch):
-    engine.PROVIDERS = {"primary": provider.provider_config(webhooks=False, max_concurrency=3)}
-    engine.TASKS_RUN_INLINE = False
+    one_provider_unserved(engine, provider, limit=3)
     user = make_user()
     first, second = make_jobs(user, count=2)
     original = slots.acquire
@@ -177,8 +180,7 @@ def test_a_job_canceled_while_it_got_a_slot_gives_the_slot_back(
 
 def test_a_dispatch_pass_that_fails_halfway_moves_no_job_and_gives_every_slot_back(
         engine, provider, make_user, make_jobs, monkeypatch):
-    engine.PROVIDERS = {"primary": provider.provider_config(webhooks=False, max_concurrency=3)}
-    engine.TASKS_RUN_INLINE = False
+    one_provider_unserved(engine, provider, limit=3)
     make_jobs(make_user(), count=2)
     original = dispatch_engine.job_transition
     calls = []
@@ -253,8 +255,7 @@ def test_jobs_go_out_to_their_provider_before_their_dispatch_is_published(
 
 def test_a_pass_reads_no_more_of_the_line_than_there_are_free_slots(
         engine, provider, make_user, make_jobs):
-    engine.PROVIDERS = {"primary": provider.provider_config(webhooks=False, max_concurrency=3)}
-    engine.TASKS_RUN_INLINE = False
+    one_provider_unserved(engine, provider, limit=3)
     make_jobs(make_user(), count=5)
     assert dispatch_pending() == 3
     make_jobs(make_user(), count=2)
