@@ -197,6 +197,7 @@ def test_a_dispatch_pass_that_fails_halfway_moves_no_job_and_gives_every_slot_ba
     assert slots.in_use(provider="primary") == 0
 
 
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock")
 def test_a_submission_is_recorded_with_what_is_known_of_it_in_one_write_transaction(
         engine, provider, make_user, make_jobs, write_lock_turns, monkeypatch):
     """The provider's id, its answer and a webhook that beat them (a fast render) were three
