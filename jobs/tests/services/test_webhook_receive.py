@@ -3,8 +3,11 @@ transaction; one about a job not recorded yet waits in the inbox for its submiss
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 from django.db import connection
+from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
 
 from jobs.models import JobStatus, WebhookInbox
@@ -105,3 +108,17 @@ def test_a_duplicate_delivery_with_other_news_changes_nothing(rendering_job):
     rendering_job.refresh_from_db()
     assert rendering_job.progress == pytest.approx(0.5)
     assert rendering_job.last_seq == 4
+
+
+def test_the_job_a_webhook_is_about_is_found_without_building_a_query(rendering_job):
+    """Every webhook looks its job up before freeing the slot; building and compiling that
+    query cost more than running it."""
+    known = progress("e7", 0.5)
+    unknown = ProviderEvent(provider="local", provider_job_id="pred-9", event_id="e8",
+                            status="rendering")
+    provider_events._job_id_of(known)  # compiled on first use in the process
+    with mock.patch.object(SQLCompiler, "as_sql", autospec=True,
+                           side_effect=SQLCompiler.as_sql) as as_sql:
+        assert provider_events._job_id_of(known) == rendering_job.id
+        assert provider_events._job_id_of(unknown) is None
+    assert as_sql.call_count == 0
