@@ -17,7 +17,7 @@ from jobs.dispatch.hooks import free_slot
 from jobs.dispatch.wakeup import MIRROR_LEASE_SECONDS, request_mirror, request_provider_cancel
 from jobs.models import Job, JobStatus, WebhookInbox
 from jobs.services.dispatch import job_record_submission, job_requeue, submission_reference
-from jobs.services.transitions import Transition, job_transition
+from jobs.services.transitions import Transition, TransitionResult, job_transition
 from providers.events import ProviderEvent
 from providers.exceptions import GENERIC_USER_MESSAGE
 
@@ -145,22 +145,28 @@ def _inbox_row(provider: str, event, reference: str, *, result: str) -> WebhookI
 
 
 def _apply_and_file(provider: str, event, reference: str) -> tuple[bool, Transition | None]:
-    """Apply a webhook about a known job, then file it with its result: the inbox row written
-    once, not inserted waiting, claimed and given its result, each a statement in the
-    transaction every writer queues behind. A duplicate delivery (its event id already filed)
-    fails the filing, which rolls the application back with it; what it told Redis goes after
-    the commit, in one round trip."""
+    """File a webhook about a known job as applied, then apply it, in one short write
+    transaction: the inbox row written once (given its result again only when the event
+    changes nothing), not inserted waiting, claimed and given its result. A duplicate
+    delivery (its event id already filed) fails the filing before anything is applied or
+    told to Redis; what the application tells Redis goes after the commit, in one round trip."""
     try:
         with dispatch_redis.one_round_trip(), transaction.atomic():
+            inbox = _inbox_row(provider, event, reference, result=TransitionResult.APPLIED.value)
             transition = job_apply_provider_event(event=event, source="webhook")
-            result = "ignored" if transition is None else transition.result.value
-            _inbox_row(provider, event, reference, result=result)
+            if transition is None or not transition.applied:
+                WebhookInbox.objects.filter(pk=inbox.pk).update(result=_result_of(transition))
     except IntegrityError:
         if not WebhookInbox.objects.filter(provider=provider, event_id=event.event_id[:255],
                                            verified=True, duplicate=False).exists():
             raise  # not a duplicate: a real integrity problem
         return False, None
     return True, transition
+
+
+def _result_of(transition: Transition | None) -> str:
+    """What the inbox records of a webhook once applied: applied, or ignored."""
+    return "ignored" if transition is None else transition.result.value
 
 
 def _free_slot_if_done(event, job_id) -> None:
@@ -234,8 +240,7 @@ def _apply_claimed(inbox_pk, event, *, source: str) -> Transition | None:
         if not WebhookInbox.objects.filter(pk=inbox_pk, result=WAITING).update(result="applying"):
             return None  # the other side took it
         transition = job_apply_provider_event(event=event, source=source)
-        result = "ignored" if transition is None else transition.result.value
-        WebhookInbox.objects.filter(pk=inbox_pk).update(result=result)
+        WebhookInbox.objects.filter(pk=inbox_pk).update(result=_result_of(transition))
     return transition
 
 

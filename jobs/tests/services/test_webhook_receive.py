@@ -38,8 +38,8 @@ def progress(event_id: str, value: float) -> ProviderEvent:
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock")
 def test_a_webhook_about_a_known_job_takes_one_turn_of_the_write_lock(rendering_job,
                                                                      write_lock_turns):
-    """Filed, claimed, applied and given its result at once: a spike's progress webhooks are
-    as many as its submissions."""
+    """Filed and applied at once: a spike's progress webhooks are as many as its
+    submissions."""
     write_lock_turns.clear()
     new, transition = webhook_receive(provider="local", event=progress("e1", 0.5))
     assert new and transition.applied
@@ -102,7 +102,7 @@ def test_a_webhook_about_a_known_job_is_filed_once_with_its_result(rendering_job
 
 
 def test_a_duplicate_delivery_with_other_news_changes_nothing(rendering_job):
-    """Applied before it is filed: the duplicate's filing undoes its application."""
+    """Its filing fails before anything of it is applied."""
     assert webhook_receive(provider="local", event=progress("e6", 0.5))[0]
     assert webhook_receive(provider="local", event=progress("e6", 0.9)) == (False, None)
     rendering_job.refresh_from_db()
