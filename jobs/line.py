@@ -5,8 +5,8 @@ job never starts in a round earlier than the one the line is serving, so everyon
 goes before anyone's (n+1)-th and a single job is never stuck behind another user's backlog.
 `line_key = round << 41 | milliseconds since 2020` orders by round, then arrival; round 0 is
 the head of the line (a job a provider bounced with 429). Because the key never changes while
-a job waits, a position is an indexed count ("queued jobs with a smaller key"), the dispatcher
-reads the line from an index, and nothing walks the whole line per request.
+a job waits, a position is a rank in the line's index in Redis (jobs/dispatch/line_rank.py),
+the dispatcher reads the line from a database index, and nothing walks the line per request.
 """
 
 from __future__ import annotations

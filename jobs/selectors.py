@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from common.memo import memoize_for
 from common.prepared import PreparedQuery
+from jobs.dispatch import line_rank
 from jobs.dispatch.limits import provider_limits
 from jobs.line import ROUND_SHIFT, round_of
 from jobs.models import (
@@ -198,12 +199,16 @@ def queued_jobs_in_dispatch_order(*, ready_at=None) -> QuerySet[Job]:
 def queue_positions(*, jobs: list[Job]) -> dict:
     """{job id: jobs ahead of it (0 = next)} for the given jobs that are queued.
 
-    One indexed count per job, whatever the length of the line; plain SQL, as building the
-    ORM's query cost more than running it on every status poll.
+    A rank in the line's index in Redis (jobs/dispatch/line_rank.py), O(log n) in the length of
+    the line; while the index is not seeded, an indexed count per job in the database, which
+    walks every job ahead (plain SQL: building the ORM's query cost more than running it).
     """
     queued = [job for job in jobs if job.status == JobStatus.QUEUED]
     if not queued:
         return {}
+    places = line_rank.places(queued)
+    if places is not None:
+        return places
     sql = (f"SELECT COUNT(*) FROM {Job._meta.db_table} WHERE status = %s "
            "AND (line_key < %s OR (line_key = %s AND id < %s))")
     positions = {}

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from jobs.dispatch import breaker, slots
+from jobs.dispatch import breaker, line_rank, slots
 from jobs.dispatch.engine import dispatch_pending
 from jobs.dispatch.wakeup import (
     MIRROR_LEASE_SECONDS,
@@ -189,6 +189,7 @@ def reconcile_once() -> dict[str, int]:
         "failed_over": fail_over_stranded_jobs(now),
     }
     slots.resync_all()
+    line_rank.resync()
     keep_warm(now)
     purge_expired(now)
     report["dispatched"] = dispatch_pending()

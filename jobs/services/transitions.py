@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from jobs.dispatch import line_rank
 from jobs.dispatch import redis as dispatch_redis
 from jobs.eta import Timings, job_eta_seconds
 from jobs.events import send_job_event
@@ -79,6 +80,7 @@ def job_transition(*, job_id, status: str, source: str, stage: str | None = None
                         provider_job_id=provider_job_id):
             return Transition(TransitionResult.IGNORED, job)
         now = timezone.now()
+        left_line = job.line_key if job.status == JobStatus.QUEUED else None
         _apply(job, status=status, stage=stage, progress=progress, requeue=requeue,
                fields=fields, now=now)
         job.last_seq += 1
@@ -86,7 +88,7 @@ def job_transition(*, job_id, status: str, source: str, stage: str | None = None
         event = JobEvent.objects.create(job=job, seq=job.last_seq, status=job.status,
                                         stage=job.stage, progress=job.progress,
                                         detail=detail or {}, source=source)
-        transaction.on_commit(lambda: _after_commit(job, event))
+        transaction.on_commit(lambda: _after_commit(job, event, left_line=left_line))
     return Transition(TransitionResult.APPLIED, job, event)
 
 
@@ -95,7 +97,7 @@ def job_record_created(job: Job, *, source: str) -> JobEvent:
     transaction."""
     event = JobEvent.objects.create(job=job, seq=1, status=job.status, stage=job.stage,
                                     progress=job.progress, source=source)
-    transaction.on_commit(lambda: _after_commit(job, event))
+    transaction.on_commit(lambda: _after_commit(job, event, left_line=None))
     return event
 
 
@@ -146,10 +148,12 @@ def _apply(job: Job, *, status, stage, progress, requeue, fields, now) -> None:
         job.lease_until = None
 
 
-def _after_commit(job: Job, event: JobEvent) -> None:
+def _after_commit(job: Job, event: JobEvent, *, left_line: int | None) -> None:
     # The hooks' lines (email, push, dispatch) are about this job; their Redis commands go in
-    # one round trip.
+    # one round trip, with the line's index (`left_line`: its key if it was queued before).
     with job_log_context(job), dispatch_redis.one_round_trip():
+        line_rank.record_move(job_id=job.id, left=left_line,
+                              joined=job.line_key if job.status == JobStatus.QUEUED else None)
         _run_after_commit(job, event)
 
 

@@ -1,0 +1,105 @@
+"""The waiting line mirrored in Redis, so a job's place is a rank, not a count of the line.
+
+A place counted in the database ("queued jobs with a smaller key", jobs/line.py) walks every
+job ahead in the index: with 4,000 waiting, ~1 ms of PostgreSQL per status poll and per
+accepted submission, the database's largest cost in the spike, growing with the line. Here
+every queued job is a member of one sorted set, all at score 0 and named
+`<line key, 20 digits>:<job id hex>`, so Redis orders them as the dispatcher does (line key,
+then id) and ZLEXCOUNT counts the jobs ahead of any job in O(log n) — whether or not the job
+itself is in the set yet.
+
+The state machine tells the set when a job joins or leaves the line, in the Redis round trip
+its commit already makes (jobs/services/transitions.py). The set is trusted only while its
+`seeded` marker exists: `resync` (the reconciler's pass) rebuilds it from the database when
+the marker is missing (a Redis restart) or its size disagrees with the line's; until then
+places come from the database. Every change first bumps a version, and a rebuild applies only
+if no change came between its version read and its write: a change committed during the
+rebuild's read would otherwise be undone by it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from jobs.dispatch import redis as dispatch_redis
+from jobs.models import Job, JobStatus
+
+logger = logging.getLogger(__name__)
+
+
+def _key(name: str) -> str:
+    return dispatch_redis.key("line", name)
+
+
+def member(*, line_key: int, job_id) -> str:
+    """Sorts as (line_key, id) does in the database: ids compare as their 32 hex digits there
+    (PostgreSQL's uuid bytes, SQLite's char(32))."""
+    hex_id = job_id.hex if hasattr(job_id, "hex") else str(job_id).replace("-", "")
+    return f"{line_key:020d}:{hex_id}"
+
+
+def record_move(*, job_id, left: int | None, joined: int | None) -> None:
+    """A committed change: the job left the line at key `left` and/or joined it at `joined`
+    (None: not in the line before / after). Joins the caller's one_round_trip() block."""
+    if left == joined:
+        return
+
+    def commands(pipe) -> None:
+        pipe.incr(_key("version"))  # first: a rebuild running meanwhile must not apply
+        if left is not None:
+            pipe.zrem(_key("jobs"), member(line_key=left, job_id=job_id))
+        if joined is not None:
+            pipe.zadd(_key("jobs"), {member(line_key=joined, job_id=job_id): 0})
+
+    dispatch_redis.send(commands, what=f"the line's index of {job_id}")
+
+
+def places(jobs: Iterable[Job]) -> dict[str, int] | None:
+    """{job id: jobs ahead of it} for these queued jobs, or None when the index cannot be
+    trusted (not seeded since Redis started, or Redis unreachable): ask the database then."""
+    jobs = list(jobs)
+    pipe = dispatch_redis.client().pipeline(transaction=False)
+    pipe.exists(_key("seeded"))
+    for job in jobs:
+        pipe.zlexcount(_key("jobs"), "-", "(" + member(line_key=job.line_key, job_id=job.id))
+    try:
+        seeded, *ahead = pipe.execute()
+    except Exception:
+        logger.warning("could not read places in line from Redis", exc_info=True)
+        return None
+    if not seeded:
+        return None
+    return {str(job.id): count for job, count in zip(jobs, ahead, strict=True)}
+
+
+# KEYS: the set, its marker, the version; ARGV[1]: the version read before the database was,
+# then the members. Replaces the set only if no change came in between.
+_REBUILD = """
+if (redis.call('GET', KEYS[3]) or '') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 0, ARGV[i]) end
+redis.call('SET', KEYS[2], 1)
+return 1
+"""
+
+
+def resync() -> bool | None:
+    """Rebuild the index from the database if it is unseeded or its size is off; True when
+    rebuilt, False when a change raced the rebuild (the next pass tries again), None when it
+    was already in step."""
+    client = dispatch_redis.client()
+    pipe = client.pipeline(transaction=False)
+    pipe.get(_key("version"))
+    pipe.exists(_key("seeded"))
+    pipe.zcard(_key("jobs"))
+    version, seeded, size = pipe.execute()
+    line = list(Job.objects.filter(status=JobStatus.QUEUED).values_list("line_key", "id"))
+    if seeded and size == len(line):
+        return None
+    members = [member(line_key=line_key, job_id=job_id) for line_key, job_id in line]
+    keys = [_key("jobs"), _key("seeded"), _key("version")]
+    rebuilt = client.eval(_REBUILD, 3, *keys, (version or b"").decode(), *members) == 1
+    if not rebuilt:
+        logger.info("the line's index changed while being rebuilt; trying again next pass")
+    return rebuilt
