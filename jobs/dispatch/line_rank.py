@@ -39,29 +39,51 @@ def member(*, line_key: int, job_id) -> str:
     return f"{line_key:020d}:{hex_id}"
 
 
-def record_move(*, job_id, left: int | None, joined: int | None) -> None:
+def record_move(*, job: Job, left: int | None, joined: int | None) -> None:
     """A committed change: the job left the line at key `left` and/or joined it at `joined`
-    (None: not in the line before / after). Joins the caller's one_round_trip() block."""
+    (None: not in the line before / after). Joins the caller's one_round_trip() block, and a
+    job that joined gets its place read in the same round trip: the 202 answering its
+    submission needs it, and another round trip is another wait for the GIL."""
     if left == joined:
         return
 
     def commands(pipe) -> None:
         pipe.incr(_key("version"))  # first: a rebuild running meanwhile must not apply
         if left is not None:
-            pipe.zrem(_key("jobs"), member(line_key=left, job_id=job_id))
+            pipe.zrem(_key("jobs"), member(line_key=left, job_id=job.id))
         if joined is not None:
-            pipe.zadd(_key("jobs"), {member(line_key=joined, job_id=job_id): 0})
+            pipe.zadd(_key("jobs"), {member(line_key=joined, job_id=job.id): 0})
+            pipe.exists(_key("seeded"))
+            pipe.zlexcount(_key("jobs"), "-", "(" + member(line_key=joined, job_id=job.id))
 
-    dispatch_redis.send(commands, what=f"the line's index of {job_id}")
+    def then(results: list) -> None:
+        seeded, ahead = results[-2:]
+        if seeded:
+            setattr(job, _PLACE_AT_COMMIT, (joined, ahead))
+
+    dispatch_redis.send(commands, what=f"the line's index of {job.id}",
+                        then=then if joined is not None else None)
+
+
+_PLACE_AT_COMMIT = "_line_place_at_commit"  # (line key, jobs ahead), read once by places()
 
 
 def places(jobs: Iterable[Job]) -> dict[str, int] | None:
     """{job id: jobs ahead of it} for these queued jobs, or None when the index cannot be
-    trusted (not seeded since Redis started, or Redis unreachable): ask the database then."""
-    jobs = list(jobs)
+    trusted (not seeded since Redis started, or Redis unreachable): ask the database then.
+    A job's place read as it joined the line is used once, without asking Redis."""
+    known, unknown = {}, []
+    for job in jobs:
+        at_commit = job.__dict__.pop(_PLACE_AT_COMMIT, None)
+        if at_commit is not None and at_commit[0] == job.line_key:
+            known[str(job.id)] = at_commit[1]
+        else:
+            unknown.append(job)
+    if not unknown:
+        return known
     pipe = dispatch_redis.client().pipeline(transaction=False)
     pipe.exists(_key("seeded"))
-    for job in jobs:
+    for job in unknown:
         pipe.zlexcount(_key("jobs"), "-", "(" + member(line_key=job.line_key, job_id=job.id))
     try:
         seeded, *ahead = pipe.execute()
@@ -70,7 +92,7 @@ def places(jobs: Iterable[Job]) -> dict[str, int] | None:
         return None
     if not seeded:
         return None
-    return {str(job.id): count for job, count in zip(jobs, ahead, strict=True)}
+    return known | {str(job.id): count for job, count in zip(unknown, ahead, strict=True)}
 
 
 # KEYS: the set, its marker, the version; ARGV[1]: the version read before the database was,

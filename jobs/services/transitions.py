@@ -152,7 +152,7 @@ def _after_commit(job: Job, event: JobEvent, *, left_line: int | None) -> None:
     # The hooks' lines (email, push, dispatch) are about this job; their Redis commands go in
     # one round trip, with the line's index (`left_line`: its key if it was queued before).
     with job_log_context(job), dispatch_redis.one_round_trip():
-        line_rank.record_move(job_id=job.id, left=left_line,
+        line_rank.record_move(job=job, left=left_line,
                               joined=job.line_key if job.status == JobStatus.QUEUED else None)
         _run_after_commit(job, event)
 

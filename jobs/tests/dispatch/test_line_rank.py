@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 
 import pytest
 
@@ -55,6 +56,15 @@ def test_places_follow_the_line_through_every_move(line, make_user, make_jobs):
     assert line_rank.resync() is None  # in step: nothing rebuilt
 
 
+def test_a_new_job_knows_its_place_from_its_commit_round_trip(line, make_user, make_jobs):
+    """The 202 answering a submission names its place without asking Redis again."""
+    [job] = make_jobs(make_user())
+    client = dispatch_redis.client()
+    client.delete(dispatch_redis.key("line", "jobs"))  # Redis would now answer 0 for anyone
+    assert line_rank.places([job]) == {str(job.id): places_in_the_database()[str(job.id)]}
+    assert line_rank.places([job]) == {str(job.id): 0}  # used once: then Redis is asked
+
+
 def test_a_place_is_read_without_counting_the_line_in_the_database(
         line, django_assert_num_queries):
     """With 4,000 waiting, that count was ~1 ms of PostgreSQL per status poll."""
@@ -77,13 +87,13 @@ def test_an_index_lost_with_redis_is_not_trusted_until_rebuilt(line, make_user, 
 def test_a_rebuild_overtaken_by_a_change_is_not_applied(line, monkeypatch):
     """A change committed while the rebuild read the database would be undone by it."""
     forget_the_index()
-    stranger = uuid.uuid4()
+    stranger = SimpleNamespace(id=uuid.uuid4())
     build_member = line_rank.member
 
     def read_then_a_change_lands(**kwargs):
         if not changes:
             changes.append(stranger)
-            line_rank.record_move(job_id=stranger, left=None, joined=1)
+            line_rank.record_move(job=stranger, left=None, joined=1)
         return build_member(**kwargs)
 
     changes = []

@@ -10,9 +10,10 @@ import threading
 import pytest
 import redis
 
+from jobs.dispatch import line_rank, slots
 from jobs.dispatch import redis as dispatch_redis
-from jobs.dispatch import slots
 from jobs.models import JobStatus
+from jobs.presenter import job_states
 from jobs.services.jobs import job_create
 from jobs.services.transitions import job_transition
 
@@ -45,6 +46,17 @@ def carrying(round_trips, commands) -> list[bytes]:
     written for the clamp, goes on its own)."""
     return [sent for sent in round_trips if any(f"\r\n{command}\r\n".encode() in sent
                                                 for command in commands)]
+
+
+def test_a_submissions_place_in_line_comes_back_in_its_commits_round_trip(
+        user, selfie, round_trips):
+    job_create(user=user, selfie_id=selfie.id, style="cyberpunk-hero")
+    line_rank.resync()  # seeded, as the dispatcher's first pass leaves it
+    round_trips.clear()
+    job, _ = job_create(user=user, selfie_id=selfie.id, style="cyberpunk-hero")
+    assert job_states([job])[0]["queue_position"] == 1
+    [sent] = carrying(round_trips, ("ZLEXCOUNT",))
+    assert b"\r\nZADD\r\n" in sent and b"\r\nPUBLISH\r\n" in sent
 
 
 @pytest.mark.parametrize("key", [None, "idempotent-1"])
