@@ -56,6 +56,14 @@ def test_places_follow_the_line_through_every_move(line, make_user, make_jobs):
     assert line_rank.resync() is None  # in step: nothing rebuilt
 
 
+def test_a_pass_with_the_index_in_step_reads_no_row_of_the_line(
+        line, django_assert_num_queries):
+    """The reconciler's pass runs in the dispatcher: one count, not thousands of rows."""
+    with django_assert_num_queries(1) as queries:
+        assert line_rank.resync() is None
+    assert "COUNT(" in queries.captured_queries[0]["sql"].upper()
+
+
 def test_a_new_job_knows_its_place_from_its_commit_round_trip(line, make_user, make_jobs):
     """The 202 answering a submission names its place without asking Redis again."""
     [job] = make_jobs(make_user())
