@@ -35,8 +35,12 @@ def _key(name: str) -> str:
 def member(*, line_key: int, job_id) -> str:
     """Sorts as (line_key, id) does in the database: ids compare as their 32 hex digits there
     (PostgreSQL's uuid bytes, SQLite's char(32))."""
-    hex_id = job_id.hex if hasattr(job_id, "hex") else str(job_id).replace("-", "")
-    return f"{line_key:020d}:{hex_id}"
+    return f"{line_key:020d}:{job_id.hex}"
+
+
+def _queue_ahead_count(pipe, *, line_key: int, job_id) -> None:
+    """Queue the count of members before this job's: its place, whether or not it is in."""
+    pipe.zlexcount(_key("jobs"), "-", "(" + member(line_key=line_key, job_id=job_id))
 
 
 def record_move(*, job: Job, left: int | None, joined: int | None) -> None:
@@ -54,7 +58,7 @@ def record_move(*, job: Job, left: int | None, joined: int | None) -> None:
         if joined is not None:
             pipe.zadd(_key("jobs"), {member(line_key=joined, job_id=job.id): 0})
             pipe.exists(_key("seeded"))
-            pipe.zlexcount(_key("jobs"), "-", "(" + member(line_key=joined, job_id=job.id))
+            _queue_ahead_count(pipe, line_key=joined, job_id=job.id)
 
     def then(results: list) -> None:
         seeded, ahead = results[-2:]
@@ -84,7 +88,7 @@ def places(jobs: Iterable[Job]) -> dict[str, int] | None:
     pipe = dispatch_redis.client().pipeline(transaction=False)
     pipe.exists(_key("seeded"))
     for job in unknown:
-        pipe.zlexcount(_key("jobs"), "-", "(" + member(line_key=job.line_key, job_id=job.id))
+        _queue_ahead_count(pipe, line_key=job.line_key, job_id=job.id)
     try:
         seeded, *ahead = pipe.execute()
     except Exception:
