@@ -96,10 +96,9 @@ def dispatch_pending(*, max_jobs: int = 100) -> int:
     it commits, before its events are told to the sockets and hooks.
     """
     limits = provider_limits()
-    taken = slots.in_use_by_provider(list(limits))
+    taken = slots.count_for_dispatch(limits)  # and marks "every slot taken" for newcomers
     if all(taken[name] >= limit for name, limit in limits.items()):
-        # Every slot taken: most wake-ups under a spike (each submission sends one). One Redis
-        # round trip then, no database read; a freed slot wakes us again.
+        # Every slot taken: one Redis round trip, no database read; a freed slot wakes us.
         return 0
     available = _available_providers()
     providers = [(name, limit) for name, limit, _ in available if taken[name] < limit]

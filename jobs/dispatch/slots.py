@@ -13,6 +13,7 @@ import time
 from django.conf import settings
 
 from jobs.dispatch import redis as dispatch_redis
+from jobs.dispatch.wakeup import SLOTS_FULL
 from jobs.selectors import jobs_holding_slots
 
 SLOT_LEASE_SECONDS = 180
@@ -72,6 +73,34 @@ def in_use_by_provider(providers: list[str]) -> dict[str, int]:
         pipe.zremrangebyscore(_slot_key(provider), "-inf", now)
         pipe.zcard(_slot_key(provider))
     counts = pipe.execute()[1::2]
+    return dict(zip(providers, counts, strict=True))
+
+
+# KEYS: full mark, slot sets...; ARGV: now, mark lifetime ms, limits... (as the sets). Counted
+# and marked in one script, so a slot freed meanwhile finds the mark already set: its wake-up,
+# sent after the release, then gets a pass that clears it.
+_COUNT_AND_MARK = """
+local counts, full = {}, true
+for i = 2, #KEYS do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[1])
+  counts[i - 1] = redis.call('ZCARD', KEYS[i])
+  if counts[i - 1] < tonumber(ARGV[i + 1]) then full = false end
+end
+if full then redis.call('SET', KEYS[1], 1, 'PX', ARGV[2]) else redis.call('DEL', KEYS[1]) end
+return counts
+"""
+# The mark outlives no dispatcher: their passes renew or clear it every RECONCILE_INTERVAL.
+FULL_MARK_SECONDS = 60
+
+
+def count_for_dispatch(limits: dict[str, int]) -> dict[str, int]:
+    """{provider: slots taken}, as in_use_by_provider, and mark "every slot taken" for
+    request_dispatch (set when every provider is at its limit, cleared otherwise)."""
+    providers = list(limits)
+    counts = dispatch_redis.client().eval(
+        _COUNT_AND_MARK, 1 + len(providers), dispatch_redis.key(SLOTS_FULL),
+        *(_slot_key(provider) for provider in providers), time.time(),
+        FULL_MARK_SECONDS * 1000, *(limits[provider] for provider in providers))
     return dict(zip(providers, counts, strict=True))
 
 

@@ -11,13 +11,35 @@ from jobs.dispatch import redis as dispatch_redis
 
 logger = logging.getLogger(__name__)
 WAKE_LIST = "wake"
+# Set by the dispatcher's count when every slot is taken (jobs/dispatch/slots.py), cleared by
+# its count when one is free. While it is set, a new job does not wake the dispatcher.
+SLOTS_FULL = "slots-full"
+
+# KEYS: wake list, full mark. Many wake-ups collapse into one list item.
+_WAKE_UNLESS_FULL = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('LPUSH', KEYS[1], 1)
+redis.call('LTRIM', KEYS[1], 0, 0)
+return 1
+"""
 
 
-def request_dispatch() -> None:
-    """Tell the dispatcher that a job is waiting or a slot is free."""
+def request_dispatch(*, newcomer: bool = False) -> None:
+    """Tell the dispatcher that a job is waiting (`newcomer`) or a slot may be free.
+
+    A newcomer's wake-up is dropped while every slot is taken: under a spike each submission
+    woke the dispatcher only for it to count the slots and find none (about a millisecond of
+    its CPU each, thousands a minute). The job is not forgotten: every freed slot wakes the
+    dispatcher, whose pass takes the head of the line.
+    """
+    keys = [dispatch_redis.key(WAKE_LIST), dispatch_redis.key(SLOTS_FULL)]
+
     def commands(pipe) -> None:
-        pipe.lpush(dispatch_redis.key(WAKE_LIST), 1)
-        pipe.ltrim(dispatch_redis.key(WAKE_LIST), 0, 0)  # many wake-ups collapse into one
+        if newcomer:
+            pipe.eval(_WAKE_UNLESS_FULL, 2, *keys)
+        else:
+            pipe.lpush(keys[0], 1)
+            pipe.ltrim(keys[0], 0, 0)
 
     # If Redis is down, the reconciler's next pass dispatches anyway.
     dispatch_redis.send(commands, what="the dispatcher's wake-up")

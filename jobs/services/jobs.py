@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from datetime import timedelta
@@ -64,7 +65,7 @@ def job_enqueue(*, user, selfie: Selfie, style: str, users_last_round: int | Non
                                  status=JobStatus.QUEUED, stage=STAGE_TEXT[JobStatus.QUEUED],
                                  line_key=line_key(round_=round_, at=now), last_seq=1)
         job_record_created(job, source=source)
-        transaction.on_commit(request_dispatch)
+        transaction.on_commit(functools.partial(request_dispatch, newcomer=True))
     return job
 
 

@@ -48,7 +48,7 @@ def test_submit_is_202_with_location_and_links(api, selfie):
 
 def test_submit_contacts_nothing_but_redis(api, selfie, monkeypatch,
                                            django_capture_on_commit_callbacks):
-    """The view only inserts and enqueues; the engine's wake-up is an LPUSH to Redis."""
+    """The view only inserts and enqueues; the engine's wake-up goes to Redis."""
     contacted = []
     connect = socket.socket.connect
 

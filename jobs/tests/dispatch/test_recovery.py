@@ -11,7 +11,9 @@ from jobs.dispatch import breaker, slots
 from jobs.dispatch import engine as dispatch_engine
 from jobs.dispatch import redis as dispatch_redis
 from jobs.dispatch.engine import available_providers, dispatch_pending
+from jobs.dispatch.hooks import free_slot
 from jobs.dispatch.reconciler import reconcile_once
+from jobs.dispatch.wakeup import WAKE_LIST
 from jobs.models import Job, JobStatus, WebhookInbox
 from jobs.selectors import queued_jobs_in_dispatch_order
 from jobs.services import transitions
@@ -81,6 +83,36 @@ def test_a_wake_up_with_every_slot_taken_reads_no_database(
     slots.release(provider="primary", job_id=Job.objects.filter(
         status=JobStatus.DISPATCHING).first().id)
     assert dispatch_pending() == 1  # a freed slot is taken at once
+
+
+def test_a_new_job_does_not_wake_the_dispatcher_while_every_slot_is_taken(
+        engine, provider, make_user, make_jobs):
+    """Under a spike each submission woke the dispatcher only for it to find no free slot; a
+    freed slot still wakes it, and once a pass finds one free, newcomers wake it again."""
+    one_provider_unserved(engine, provider, limit=2)
+    user = make_user()
+    make_jobs(user, count=2)
+    assert dispatch_pending() == 2
+    assert dispatch_pending() == 0  # every slot taken: the pass marks it
+    wake = dispatch_redis.key(WAKE_LIST)
+    client = dispatch_redis.client()
+    client.delete(wake)
+    make_jobs(user, count=3)
+    assert client.llen(wake) == 0
+    free_slot(provider="primary", job_id=Job.objects.filter(
+        status=JobStatus.DISPATCHING).first().id)
+    assert client.llen(wake) == 1
+    client.delete(wake)
+    assert dispatch_pending() == 1  # the freed slot's pass takes the head of the line
+    assert dispatch_pending() == 0
+    make_jobs(user)
+    assert client.llen(wake) == 0
+    slots.release(provider="primary", job_id=Job.objects.filter(
+        status=JobStatus.DISPATCHING).first().id)  # a lease ended: no wake-up of its own
+    Job.objects.filter(status=JobStatus.QUEUED).delete()
+    assert dispatch_pending() == 0  # a slot free, the line empty: the mark is cleared
+    make_jobs(user)
+    assert client.llen(wake) == 1
 
 
 def test_slots_return_when_the_database_says_the_job_left(engine, make_user, make_jobs):

@@ -12,6 +12,7 @@ import redis
 
 from jobs.dispatch import line_rank, slots
 from jobs.dispatch import redis as dispatch_redis
+from jobs.dispatch.wakeup import WAKE_LIST
 from jobs.models import JobStatus
 from jobs.presenter import job_states
 from jobs.services.jobs import job_create
@@ -64,10 +65,11 @@ def test_a_submission_tells_redis_everything_in_one_round_trip(user, selfie, rou
     job_create(user=user, selfie_id=selfie.id, style="cyberpunk-hero")  # connected, timings read
     round_trips.clear()
     job_create(user=user, selfie_id=selfie.id, style="cyberpunk-hero", idempotency_key=key)
-    hooks = ("PUBLISH", "LPUSH", "HINCRBY", "EVAL")
+    hooks = ("PUBLISH", "HINCRBY", "EVAL")
     [sent] = carrying(round_trips, hooks)
     for command in hooks:
         assert f"\r\n{command}\r\n".encode() in sent
+    assert dispatch_redis.key(WAKE_LIST).encode() in sent  # the wake-up, unless slots are full
 
 
 def test_a_render_done_frees_the_slot_before_the_wake_up_in_one_round_trip(
