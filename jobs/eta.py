@@ -242,13 +242,15 @@ def _may_rise(kept: tuple, cause: Cause) -> bool:
 
 
 def promise(estimates: dict[str, tuple[Cause, int | None]], *,
-            now: datetime | None = None) -> dict[str, int | None]:
+            now: datetime | None = None, new: bool = False) -> dict[str, int | None]:
     """{job id: seconds}, each clamped to the finish time the job was last promised unless its
     cause is new (see `Cause`); a boot that was expected is no news when it comes, and
     our guess about a provider's model changing is none either.
 
     `estimates` is {job id: (cause, fresh estimate)}. A promise that has run out stays at 1 s
-    (the page then says the job is taking longer) until a new cause.
+    (the page then says the job is taking longer) until a new cause. `new`: the jobs were
+    created by this request, so nothing was promised them yet and nothing is read (a 202
+    waited for that round trip, and for the GIL after it, under a spike).
     """
     live = {job_id: value for job_id, value in estimates.items() if value[1] is not None}
     if not live:
@@ -257,7 +259,7 @@ def promise(estimates: dict[str, tuple[Cause, int | None]], *,
     ids = list(live)
     client = dispatch_redis.client()
     try:
-        stored = client.hmget(_promises_key(), ids)
+        stored = [None] * len(ids) if new else client.hmget(_promises_key(), ids)
     except Exception:  # Redis down: fresh estimates, unclamped, rather than none
         stored = [None] * len(ids)
     previous = {job_id: _decoded(raw) for job_id, raw in zip(ids, stored, strict=True) if raw}
@@ -304,11 +306,11 @@ def _decoded(raw: bytes) -> tuple[tuple[int, bool, bool], float]:
 
 
 def job_promises(jobs: list[Job], *, positions: dict, timings: Timings,
-                 now: datetime | None = None) -> dict[str, int | None]:
+                 now: datetime | None = None, new: bool = False) -> dict[str, int | None]:
     """{job id: seconds} the clients of these jobs are told (one read of the promises hash,
-    and one write when any changed)."""
+    unless the jobs are `new`, and one write when any changed)."""
     now = now or timezone.now()
     return promise({str(job.id): (
         job_cause(job, timings=timings),
         job_eta_seconds(job, timings=timings, position=positions.get(str(job.id)), now=now))
-        for job in jobs}, now=now)
+        for job in jobs}, now=now, new=new)

@@ -89,17 +89,19 @@ def _stage(status: str, text: str, job: Job, timings: Timings) -> str:
     return text
 
 
-def job_states(jobs: list[Job], *, origin: str | None = None) -> list[JobState]:
+def job_states(jobs: list[Job], *, origin: str | None = None,
+               new: bool = False) -> list[JobState]:
     """What a client sees of each job. Places in line, provider availability and measured times
     are read once for all of them.
 
     `origin` ("https://host", from the request) makes the URLs absolute, as API clients need;
-    without it they are paths, for the browser on our own origin.
+    without it they are paths, for the browser on our own origin. `new`: the jobs were created
+    by this request (their ETAs are first promises).
     """
     positions = queue_positions(jobs=jobs)
     busy = providers_all_unavailable() if positions else False
     timings, now = Timings(), timezone.now()
-    etas = job_promises(jobs, positions=positions, timings=timings, now=now)
+    etas = job_promises(jobs, positions=positions, timings=timings, now=now, new=new)
     socket_origin = "ws" + origin[len("http"):] if origin else ""
     states = []
     for job in jobs:

@@ -88,18 +88,18 @@ class JobAcceptedSerializer(serializers.Serializer):
     page_url = serializers.URLField(help_text="The job's page in the browser.")
 
 
-def job_bodies(request, jobs: list[Job]) -> list[JobState]:
+def job_bodies(request, jobs: list[Job], *, new: bool = False) -> list[JobState]:
     """The presenter's states of these jobs, with URLs on the origin the client called."""
-    return job_states(jobs, origin=request.build_absolute_uri("/").rstrip("/"))
+    return job_states(jobs, origin=request.build_absolute_uri("/").rstrip("/"), new=new)
 
 
 def job_location(job: Job) -> str:
     return reverse("api-job-detail", kwargs={"job_id": job.id})
 
 
-def accepted(request, job: Job, **headers: str) -> Response:
-    """202 with the new job and its Location."""
-    body = represent(JobAcceptedSerializer, job_bodies(request, [job])[0])
+def accepted(request, job: Job, *, new: bool = True, **headers: str) -> Response:
+    """202 with the job and its Location; `new` unless an Idempotency-Key replayed it."""
+    body = represent(JobAcceptedSerializer, job_bodies(request, [job], new=new)[0])
     return Response(body, status=status.HTTP_202_ACCEPTED,
                     headers={"Location": job_location(job), **headers})
 
@@ -125,7 +125,8 @@ class JobCreateApi(UserApi):
         key = _idempotency_key(request)
         job, replayed = job_create(user=request.user, idempotency_key=key,
                                    **validated(self.InputSerializer, request.data))
-        return accepted(request, job, **({"Idempotent-Replayed": "true"} if replayed else {}))
+        return accepted(request, job, new=not replayed,
+                        **({"Idempotent-Replayed": "true"} if replayed else {}))
 
 
 def _idempotency_key(request) -> str | None:

@@ -60,6 +60,24 @@ def test_a_submissions_place_in_line_comes_back_in_its_commits_round_trip(
     assert b"\r\nZADD\r\n" in sent and b"\r\nPUBLISH\r\n" in sent
 
 
+def test_a_202_reads_no_earlier_promise_and_a_replay_does(api, selfie, round_trips):
+    """A new job was promised nothing yet: its 202 makes two round trips (the commit's, the
+    ETA promise's write), not three; a replayed key's 202 keeps the promise its first gave."""
+    url, body = "/api/v1/jobs/", {"selfie_id": str(selfie.id), "style": "cyberpunk-hero"}
+    api.post(url, body, format="json")
+    line_rank.resync()
+    round_trips.clear()
+    first = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert first.status_code == 202 and first.json()["eta_seconds"] is not None
+    assert not carrying(round_trips, ("HMGET",)) and len(round_trips) == 2
+    assert carrying(round_trips, ("HSET",))
+    round_trips.clear()
+    replay = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert replay["Idempotent-Replayed"] == "true"
+    assert carrying(round_trips, ("HMGET",))
+    assert replay.json()["eta_seconds"] <= first.json()["eta_seconds"]
+
+
 @pytest.mark.parametrize("key", [None, "idempotent-1"])
 def test_a_submission_tells_redis_everything_in_one_round_trip(user, selfie, round_trips, key):
     job_create(user=user, selfie_id=selfie.id, style="cyberpunk-hero")  # connected, timings read
