@@ -8,6 +8,11 @@ Redis round trip: O(users) messages per pass and at most ~2 passes a second, wha
 of dispatches. Consumers forward a job's position only when it changed; each message carries
 `changed_at`, the time of the earliest change it reflects, so clients can see how fresh it is.
 
+A user whose first job is near the front (NEAR_FRONT places) is told every pass; one farther
+back every FAR_EVERY-th pass (5 s at the default interval): those places move by a few a
+second, and in a spike they were most of the socket processes' frames (BENCHMARKS.md, ninth
+pass). A reconnect's snapshot always has the exact place.
+
 A pass reads the whole line, so it runs in a task worker, never in the process whose change
 asked for it: in a web process it held the GIL for tens of milliseconds at a time with
 thousands in line, and every request waited (the submit p99 of the spike), and in the
@@ -32,6 +37,9 @@ from jobs.models import Job, JobEvent, JobStatus
 from jobs.selectors import queued_jobs_in_dispatch_order
 
 logger = logging.getLogger(__name__)
+
+NEAR_FRONT = 50  # a user with a job among the first this many places is told every pass
+FAR_EVERY = 5  # the others every this many passes
 
 # Statuses a job can have just after entering or leaving the line.
 QUEUE_CHANGING = frozenset({JobStatus.QUEUED, JobStatus.DISPATCHING, JobStatus.CANCELED,
@@ -129,12 +137,18 @@ def _trailing_broadcast() -> None:
     request_queue_broadcast()
 
 
-def queue_positions_by_user() -> dict[int, list[QueuedJobPosition]]:
-    """{user id: positions of that user's queued jobs}, from ONE query over the whole line."""
+def queue_positions_by_user(*, near_front_only: bool = False
+                            ) -> dict[int, list[QueuedJobPosition]]:
+    """{user id: positions of that user's queued jobs}, from ONE query over the whole line;
+    `near_front_only`: of the users with a job among the first NEAR_FRONT places (the others'
+    ETAs are not worked out either)."""
     timings = Timings()
     rows = queued_jobs_in_dispatch_order().values_list("id", "user_id", "attempts")
     line = [(str(job_id), user_id, attempts, position) for position, (job_id, user_id, attempts)
             in enumerate(rows.iterator(chunk_size=2000))]
+    if near_front_only:
+        near = {user_id for _, user_id, _, position in line[:NEAR_FRONT]}
+        line = [entry for entry in line if entry[1] in near]
     cold = timings.expect_cold()
     etas = promise({job_id: (
         cause_of(status=JobStatus.QUEUED, attempts=attempts, warming_at=None, dispatched_at=None,
@@ -149,13 +163,15 @@ def queue_positions_by_user() -> dict[int, list[QueuedJobPosition]]:
 
 
 def broadcast_queue_positions() -> int:
-    """Publish one `queue.positions` message per user with queued jobs; returns how many."""
+    """Publish one `queue.positions` message per user with queued jobs (every FAR_EVERY-th
+    pass; the others only to users near the front); returns how many."""
     pipe = dispatch_redis.client().pipeline()
     pipe.get(_key("changed"))
     pipe.delete(_key("changed"))
-    changed, _ = pipe.execute()
+    pipe.incr(_key("passes"))
+    changed, _, passes = pipe.execute()
     at = timezone.now().isoformat()
-    by_user = queue_positions_by_user()
+    by_user = queue_positions_by_user(near_front_only=passes % FAR_EVERY != 0)
     publish([(user_group(user_id), QueuePositionsMessage(
         type="queue.positions", user_id=user_id, jobs=jobs, at=at,
         changed_at=changed.decode() if changed else at)) for user_id, jobs in by_user.items()])

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 
+from accounts.models import User
 from jobs.dispatch import redis as dispatch_redis
 from jobs.services.transitions import job_transition
 from notifications.sockets import queue_broadcast
@@ -46,6 +47,24 @@ def test_a_broadcast_costs_one_positions_query_and_one_message_per_user(user, ot
     [messages] = publish.call_args.args  # one round trip for every user
     assert sorted((group, len(message["jobs"])) for group, message in messages) == sorted(
         [(f"user.{user.pk}", 30), (f"user.{other_user.pk}", 1)])
+
+
+def test_a_user_far_back_in_line_is_told_every_few_passes(user, other_user, monkeypatch):
+    """Places near the front go out every pass; farther back they move by a few a second and
+    went out every pass too, most of a spike's socket frames."""
+    third = User.objects.create_user("cy@example.com", "pw-for-cy-123")
+    jobs = {who.pk: make_job(who) for who in (user, other_user, third)}  # places 0, 1, 2
+    monkeypatch.setattr(queue_broadcast, "NEAR_FRONT", 2)
+    told, far = [], []
+    with mock.patch.object(queue_broadcast, "publish") as publish:
+        for _ in range(2 * queue_broadcast.FAR_EVERY):
+            queue_broadcast.broadcast_queue_positions()
+            [messages] = publish.call_args.args
+            told.append({message["user_id"] for _, message in messages})
+            far += [message["jobs"] for _, message in messages if message["user_id"] == third.pk]
+    assert all({user.pk, other_user.pk} <= users for users in told)
+    assert far == 2 * [[{"job_id": str(jobs[third.pk].id), "queue_position": 2,
+                         "eta_seconds": mock.ANY}]]
 
 
 def test_a_pass_is_handed_to_the_task_workers_not_run_by_the_caller(user):
