@@ -66,10 +66,12 @@ def on_job_event(*, job: Job, event: JobEvent) -> None:
         request_queue_broadcast()
 
 
-# KEYS: changed, lock, trailing; ARGV: now (ISO), interval ms. Returns -1: broadcast now;
-# n >= 0: a trailing pass in n ms; -2: one is already planned. One round trip per change.
+# KEYS: changed, lock, trailing, changed since the last pass that told everyone; ARGV: now
+# (ISO), interval ms. Returns -1: broadcast now; n >= 0: a trailing pass in n ms; -2: one is
+# already planned. One round trip per change.
 _REQUEST = """
 redis.call('SET', KEYS[1], ARGV[1], 'NX')
+redis.call('SET', KEYS[4], ARGV[1], 'NX')
 if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return -1 end
 if redis.call('SET', KEYS[3], '1', 'NX', 'PX', tonumber(ARGV[2]) * 4) then
   return math.max(redis.call('PTTL', KEYS[2]), 0)
@@ -83,8 +85,8 @@ def request_queue_broadcast() -> None:
     interval_ms = max(1, int(settings.QUEUE_BROADCAST_INTERVAL * 1000))
     # Positions are a courtesy: if Redis is down, the next change or a reconnect fixes them.
     dispatch_redis.send(
-        lambda pipe: pipe.eval(_REQUEST, 3, _key("changed"), _key("lock"), _key("trailing"),
-                               timezone.now().isoformat(), interval_ms),
+        lambda pipe: pipe.eval(_REQUEST, 4, _key("changed"), _key("lock"), _key("trailing"),
+                               _key("changed-far"), timezone.now().isoformat(), interval_ms),
         what="the queue broadcast's request", then=lambda results: _plan(results[0]))
 
 
@@ -162,19 +164,33 @@ def queue_positions_by_user(*, near_front_only: bool = False
     return by_user
 
 
+# KEYS: changed, changed since the last pass that told everyone, pass count; ARGV: FAR_EVERY.
+# Returns {earliest change since the last pass, and since the last pass that told everyone,
+# or false when this pass tells only the users near the front}.
+_START_PASS = """
+local changed = redis.call('GET', KEYS[1])
+redis.call('DEL', KEYS[1])
+if redis.call('INCR', KEYS[3]) % tonumber(ARGV[1]) ~= 0 then return {changed, false} end
+local far = redis.call('GET', KEYS[2]) or ''
+redis.call('DEL', KEYS[2])
+return {changed, far}
+"""
+
+
 def broadcast_queue_positions() -> int:
     """Publish one `queue.positions` message per user with queued jobs (every FAR_EVERY-th
     pass; the others only to users near the front); returns how many."""
-    pipe = dispatch_redis.client().pipeline()
-    pipe.get(_key("changed"))
-    pipe.delete(_key("changed"))
-    pipe.incr(_key("passes"))
-    changed, _, passes = pipe.execute()
+    changed, changed_far = dispatch_redis.client().eval(
+        _START_PASS, 3, _key("changed"), _key("changed-far"), _key("passes"), FAR_EVERY)
     at = timezone.now().isoformat()
-    by_user = queue_positions_by_user(near_front_only=passes % FAR_EVERY != 0)
+    by_user = queue_positions_by_user(near_front_only=changed_far is None)
+    near = changed.decode() if changed else at
+    # Users told only now heard last of the line several passes ago.
+    far = changed_far.decode() if changed_far else near
     publish([(user_group(user_id), QueuePositionsMessage(
         type="queue.positions", user_id=user_id, jobs=jobs, at=at,
-        changed_at=changed.decode() if changed else at)) for user_id, jobs in by_user.items()])
+        changed_at=near if jobs[0]["queue_position"] < NEAR_FRONT else min(near, far)))
+        for user_id, jobs in by_user.items()])
     return len(by_user)
 
 

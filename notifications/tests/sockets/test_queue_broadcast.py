@@ -55,16 +55,19 @@ def test_a_user_far_back_in_line_is_told_every_few_passes(user, other_user, monk
     third = User.objects.create_user("cy@example.com", "pw-for-cy-123")
     jobs = {who.pk: make_job(who) for who in (user, other_user, third)}  # places 0, 1, 2
     monkeypatch.setattr(queue_broadcast, "NEAR_FRONT", 2)
+    line_moved_at = "2026-12-07T05:00:00+00:00"  # the earliest change since everyone was told
+    dispatch_redis.client().set(queue_broadcast._key("changed-far"), line_moved_at)
     told, far = [], []
     with mock.patch.object(queue_broadcast, "publish") as publish:
         for _ in range(2 * queue_broadcast.FAR_EVERY):
             queue_broadcast.broadcast_queue_positions()
             [messages] = publish.call_args.args
             told.append({message["user_id"] for _, message in messages})
-            far += [message["jobs"] for _, message in messages if message["user_id"] == third.pk]
+            far += [message for _, message in messages if message["user_id"] == third.pk]
     assert all({user.pk, other_user.pk} <= users for users in told)
-    assert far == 2 * [[{"job_id": str(jobs[third.pk].id), "queue_position": 2,
-                         "eta_seconds": mock.ANY}]]
+    assert [message["jobs"] for message in far] == 2 * [[{
+        "job_id": str(jobs[third.pk].id), "queue_position": 2, "eta_seconds": mock.ANY}]]
+    assert far[0]["changed_at"] == line_moved_at  # not when the last pass ran
 
 
 def test_a_pass_is_handed_to_the_task_workers_not_run_by_the_caller(user):
