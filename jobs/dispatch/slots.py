@@ -62,18 +62,12 @@ def release(*, provider: str, job_id) -> None:
 
 
 def in_use(*, provider: str) -> int:
-    return in_use_by_provider([provider])[provider]
-
-
-def in_use_by_provider(providers: list[str]) -> dict[str, int]:
-    """{provider: slots taken} in one round trip (expired leases dropped first)."""
+    """Slots of `provider` taken, expired leases dropped first (the dispatcher counts every
+    provider at once with count_for_dispatch)."""
     pipe = dispatch_redis.client().pipeline(transaction=False)
-    now = time.time()
-    for provider in providers:
-        pipe.zremrangebyscore(_slot_key(provider), "-inf", now)
-        pipe.zcard(_slot_key(provider))
-    counts = pipe.execute()[1::2]
-    return dict(zip(providers, counts, strict=True))
+    pipe.zremrangebyscore(_slot_key(provider), "-inf", time.time())
+    pipe.zcard(_slot_key(provider))
+    return pipe.execute()[1]
 
 
 # KEYS: full mark, slot sets...; ARGV: now, mark lifetime ms, limits... (as the sets). Counted
@@ -94,7 +88,7 @@ FULL_MARK_SECONDS = 60
 
 
 def count_for_dispatch(limits: dict[str, int]) -> dict[str, int]:
-    """{provider: slots taken}, as in_use_by_provider, and mark "every slot taken" for
+    """{provider: slots taken} (expired leases dropped first), and mark "every slot taken" for
     request_dispatch (set when every provider is at its limit, cleared otherwise)."""
     providers = list(limits)
     counts = dispatch_redis.client().eval(
