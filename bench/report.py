@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 import os
 import platform
+import re
 import subprocess
+import time
 from pathlib import Path
 
 import psutil
@@ -89,6 +92,34 @@ def git_commit() -> str:
         return "unknown"
 
 
+# A fixed piece of pure-Python work (JSON, a regex, sorting: what a web process spends its CPU
+# on), timed on one core. The same work on every machine, so results from different boxes, or
+# from one box whose speed wanders, can be compared by it: ~1.4x the yardstick, ~1.4x the CPU.
+YARDSTICK_REPEATS = 7
+_YARDSTICK_ROUNDS = 1000
+_YARDSTICK_WORDS = re.compile(r"[a-z]+_(\d+)")
+
+
+def _yardstick_once() -> float:
+    document = {f"key_{i}": {"id": i, "name": f"value_{i}", "tags": [f"t{j}" for j in range(5)]}
+                for i in range(40)}
+    started = time.perf_counter()
+    for _ in range(_YARDSTICK_ROUNDS):
+        text = json.dumps(document, sort_keys=True)
+        json.loads(text)
+        sorted(_YARDSTICK_WORDS.findall(text), key=int)
+    return (time.perf_counter() - started) * 1000
+
+
+@functools.cache
+def yardstick() -> dict:
+    """The yardstick in ms: the fastest of a few repeats (the machine's speed) and their median
+    (what other work on it took). Measured once per benchmark, before its app starts."""
+    times = sorted(_yardstick_once() for _ in range(YARDSTICK_REPEATS))
+    return {"yardstick_ms": round(times[0], 1),
+            "yardstick_median_ms": round(times[len(times) // 2], 1)}
+
+
 def machine() -> dict:
     model = platform.processor() or platform.machine()
     try:
@@ -103,7 +134,7 @@ def machine() -> dict:
             "load_average_1_5_15": [round(value, 1) for value in os.getloadavg()],
             "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
             "python": platform.python_version(),
-            "system": f"{platform.system()} {platform.release()}"}
+            "system": f"{platform.system()} {platform.release()}", **yardstick()}
 
 
 def result_paths(name: str, results_dir: Path | None = None) -> tuple[Path, Path]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bench.load import raise_nofile_limit
 from bench.metrics import ProcessSampler
+from bench.report import yardstick
 from bench.target import TARGETS, Target
 from launcher.embedded import BASE_DIR
 
@@ -79,6 +80,10 @@ def run(name: str, args, *, env: dict[str, str] | None = None, knobs: dict | Non
     target = Target(args.target, env=env, provider_knobs=knobs, label=name)
     sampler: ProcessSampler | None = None
     failed = True
+    # Before the app starts, so the box's own speed is timed, not the app's load on it.
+    speed = yardstick()
+    print(f"{name}: yardstick {speed['yardstick_ms']} ms on this machine (fixed pure-Python "
+          f"work on one core; BENCHMARKS.md compares runs by it)", flush=True)
     try:
         print(f"{name}: starting the {args.target} target …", flush=True)
         target.start()

@@ -6,7 +6,7 @@ import psutil
 
 from bench.load import parse_time
 from bench.metrics import role_of
-from bench.report import percentile, thin
+from bench.report import machine, percentile, thin
 from bench.target import clean_environment, parse_env_file
 from bench.uploads import memory_after, memory_before
 
@@ -85,3 +85,10 @@ def test_upload_benchmark_reads_exact_peaks_of_a_process():
     [row] = memory_after(before)
     del grown
     assert row["pid"] == process.pid and row["peak_delta_mb"] >= 60
+
+
+def test_results_carry_the_machines_speed_measured_once():
+    """The yardstick is timed before the app starts; results written later reuse it."""
+    first = machine()
+    assert 0 < first["yardstick_ms"] <= first["yardstick_median_ms"]
+    assert machine()["yardstick_ms"] == first["yardstick_ms"]

@@ -36,4 +36,6 @@ def test_tiny_spike_runs_and_writes_its_results(tmp_path):
     assert data["submit"]["requests"] == 20
     assert data["sockets"]["users"] == 3
     assert "web" in data["processes"]
+    assert data["machine"]["yardstick_ms"] > 0  # how fast the box was, to compare runs by
+    assert "yardstick" in log.read_text()
     assert list(tmp_path.glob("spike-*.png"))
