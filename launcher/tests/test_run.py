@@ -95,6 +95,27 @@ def local_provider_of(process) -> psutil.Process:
     raise AssertionError("the launcher started no local provider")
 
 
+def connections_per_web_process(process, port: int, *, burst: int) -> list[int]:
+    """Open `burst` connections at once, send a request on each, and count how many each of
+    the launcher's web server processes holds."""
+    sockets = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(burst)]
+    try:
+        for sock in sockets:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        for sock in sockets:
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        servers = [child for child in descendants(process)
+                   if child.cmdline()[1:3] == ["-m", "launcher.web"]]
+        workers = [worker for server in servers for worker in server.children()
+                   if "spawn_main" in " ".join(worker.cmdline())]
+        return [sum(1 for connection in worker.net_connections(kind="tcp")
+                    if connection.status == psutil.CONN_ESTABLISHED
+                    and connection.laddr.port == port) for worker in workers]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 @pytest.mark.slow
 def test_make_run_serves_the_app_and_stops_cleanly_on_sigterm(launcher):
     process, url, log_path = launcher
@@ -107,6 +128,9 @@ def test_make_run_serves_the_app_and_stops_cleanly_on_sigterm(launcher):
     assert "demo@surge.local" in output
     for name in ("redis", "s3", "web", "worker", "dispatcher", "copier", "provider"):
         assert f"{name} started" in output, output[-3000:]
+    # Each web process accepts its own share of a burst (one shared socket gave one all of it).
+    held = connections_per_web_process(process, int(url.rsplit(":", 1)[1]), burst=32)
+    assert len(held) == 2 and sum(held) == 32 and min(held) > 0, held
     tree = descendants(process)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=STOP_SECONDS) in (0, 143, -15)
