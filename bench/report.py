@@ -94,7 +94,7 @@ def git_commit() -> str:
 
 # A fixed piece of pure-Python work (JSON, a regex, sorting: what a web process spends its CPU
 # on), timed on one core. The same work on every machine, so results from different boxes, or
-# from one box whose speed wanders, can be compared by it: ~1.4x the yardstick, ~1.4x the CPU.
+# from one box whose speed wanders, can be set side by side with it.
 YARDSTICK_REPEATS = 7
 _YARDSTICK_ROUNDS = 1000
 _YARDSTICK_WORDS = re.compile(r"[a-z]+_(\d+)")
