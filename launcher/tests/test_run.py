@@ -95,6 +95,14 @@ def local_provider_of(process) -> psutil.Process:
     raise AssertionError("the launcher started no local provider")
 
 
+def _argv(child: psutil.Process) -> list[str]:
+    """Its command line, or none if it has already gone (honcho's helpers come and go)."""
+    try:
+        return child.cmdline()
+    except psutil.NoSuchProcess:
+        return []
+
+
 def connections_per_web_process(process, port: int, *, burst: int) -> list[int]:
     """Open `burst` connections at once, send a request on each, and count how many each of
     the launcher's web server processes holds."""
@@ -105,9 +113,9 @@ def connections_per_web_process(process, port: int, *, burst: int) -> list[int]:
         for sock in sockets:
             assert sock.recv(65536).startswith(b"HTTP/1.1 200")
         servers = [child for child in descendants(process)
-                   if child.cmdline()[1:3] == ["-m", "launcher.web"]]
+                   if _argv(child)[1:3] == ["-m", "launcher.web"]]
         workers = [worker for server in servers for worker in server.children()
-                   if "spawn_main" in " ".join(worker.cmdline())]
+                   if "spawn_main" in " ".join(_argv(worker))]
         return [sum(1 for connection in worker.net_connections(kind="tcp")
                     if connection.status == psutil.CONN_ESTABLISHED
                     and connection.laddr.port == port) for worker in workers]
