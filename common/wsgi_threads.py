@@ -5,19 +5,36 @@ every thread-local cache (the database connection CONN_MAX_AGE keeps, the S3 cli
 per request and thrown away, and nothing bounds the number of threads under a spike. Here a
 request waits for one of `threads` workers instead: connections live as long as their thread,
 and the event loop that also carries the WebSockets never competes with hundreds of threads.
+
+Past what the threads can serve (a spike beyond the machine), a request that waited longer
+than `queue_timeout` is answered 503 with Retry-After instead of being run late, and one whose
+client has left while it waited is dropped: never a job made for a client that gave up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import math
 import queue
 import threading
+import time
+from collections.abc import Callable
 from tempfile import SpooledTemporaryFile
 
 from asgiref.wsgi import WsgiToAsgiInstance
+from prometheus_client import Counter
 
+logger = logging.getLogger(__name__)
 BODY_IN_MEMORY_BYTES = 1024 * 1024
+# At most one log line per process per this many seconds about requests turned away.
+SHED_LOG_INTERVAL_SECONDS = 10.0
+shed_requests = Counter(
+    "surge_http_requests_shed", "HTTP requests never run: waited past WEB_QUEUE_TIMEOUT "
+    "(answered 503) or their client left while they waited.", ["reason"])
+for _reason in ("waited", "client_left"):
+    shed_requests.labels(_reason)  # exported at 0 from the start, for alerts on rate()
 
 
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -33,9 +50,13 @@ class ThreadPoolWsgi:
     """
 
     def __init__(self, wsgi_application, *, threads: int, read_threads: int,
-                 max_body_bytes: int, lanes: dict[str, int] | None = None):
+                 max_body_bytes: int, lanes: dict[str, int] | None = None,
+                 queue_timeout: float = 0.0, busy_page: Callable[[str], tuple[str, bytes]]
+                 | None = None, clock: Callable[[], float] = time.monotonic):
         self.wsgi_application = wsgi_application
         self.max_body_bytes = max_body_bytes
+        # 0: run every request however long it waited.
+        self.shedder = _Shedder(queue_timeout, busy_page or busy_json, clock)
         self.workers = _Workers(threads, name="http")
         self.readers = _Workers(read_threads, name="http-read")
         self.lanes = [(prefix, _Workers(count, name=f"http-{prefix.strip('/')}"))
@@ -63,8 +84,15 @@ class ThreadPoolWsgi:
                 if not message.get("more_body"):
                     break
             body.seek(0)
-            request = _Request(self.wsgi_application, scope, send, asyncio.get_running_loop())
-            whole = await self._workers_for(scope).run(request.run, body)
+            request = _Request(self.wsgi_application, scope, send, asyncio.get_running_loop(),
+                               self.shedder)
+            # Only a disconnect can arrive now: it marks the request abandoned while it waits.
+            watcher = asyncio.ensure_future(receive())
+            watcher.add_done_callback(request.on_receive)
+            try:
+                whole = await self._workers_for(scope).run(request.run, body)
+            finally:
+                watcher.cancel()
         if whole is not None:  # sent from here: the thread is free again without waiting
             start, payload = whole
             await send(start)
@@ -84,6 +112,56 @@ class ThreadPoolWsgi:
                                 (b"content-length", str(len(payload)).encode()),
                                 (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": payload})
+
+
+BUSY_JSON = json.dumps({"message": "Surge is very busy right now. Please try again in a moment.",
+                        "extra": {}}).encode()
+
+
+def busy_json(path: str) -> tuple[str, bytes]:
+    """The 503's body in the API's error shape."""
+    return "application/json", BUSY_JSON
+
+
+class _Shedder:
+    """Decides, as a thread picks a request up, whether it is still worth running."""
+
+    def __init__(self, queue_timeout: float, busy_page, clock):
+        self.queue_timeout = queue_timeout
+        self.retry_after = str(max(1, math.ceil(queue_timeout)))
+        self.busy_page = busy_page
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.unlogged: dict[str, int] = {}
+        self.logged_at = -math.inf
+
+    def refuse(self, request: _Request) -> tuple[dict, bytes] | None | bool:
+        """False to run the request; None (send nothing) or a 503 to send instead."""
+        if request.abandoned:
+            self._count("client_left")
+            return None
+        if self.queue_timeout and self.clock() - request.queued_at > self.queue_timeout:
+            self._count("waited")
+            content_type, payload = self.busy_page(request.scope["path"])
+            return {"type": "http.response.start", "status": 503,
+                    "headers": [(b"content-type", content_type.encode()),
+                                (b"content-length", str(len(payload)).encode()),
+                                (b"retry-after", self.retry_after.encode()),
+                                (b"cache-control", b"no-store"),
+                                (b"x-content-type-options", b"nosniff")]}, payload
+        return False
+
+    def _count(self, reason: str) -> None:
+        shed_requests.labels(reason).inc()
+        with self.lock:
+            self.unlogged[reason] = self.unlogged.get(reason, 0) + 1
+            now = self.clock()
+            if now - self.logged_at < SHED_LOG_INTERVAL_SECONDS:
+                return
+            counts, self.unlogged, self.logged_at = self.unlogged, {}, now
+        logger.warning("Requests not run: %s (waited past WEB_QUEUE_TIMEOUT=%ss: answered 503; "
+                       "client_left: the client closed the connection while they waited)",
+                       counts, self.queue_timeout)
 
 
 class _Workers:
@@ -139,17 +217,29 @@ def _declared_length(scope) -> int:
 class _Request(WsgiToAsgiInstance):
     """One request on a pool thread; `send` is handed back to the event loop."""
 
-    def __init__(self, wsgi_application, scope, send, loop):
+    def __init__(self, wsgi_application, scope, send, loop, shedder: _Shedder):
         super().__init__(wsgi_application)
         self.scope = scope
         self.loop = loop
         self.async_send = send
+        self.shedder = shedder
+        self.queued_at = shedder.clock()
+        self.abandoned = False
+
+    def on_receive(self, watcher: asyncio.Future) -> None:
+        if not watcher.cancelled() and watcher.exception() is None \
+                and watcher.result()["type"] == "http.disconnect":
+            self.abandoned = True
 
     def sync_send(self, message) -> None:
         asyncio.run_coroutine_threadsafe(self.async_send(message), self.loop).result()
 
     def run(self, body) -> tuple[dict, bytes] | None:
-        """The whole response for the event loop to send, or None once streamed from here."""
+        """The whole response for the event loop to send, or None once streamed from here
+        (or when the client has gone)."""
+        refused = self.shedder.refuse(self)
+        if refused is not False:
+            return refused
         try:
             environ = self.build_environ(self.scope, body)
         except ValueError:  # too many duplicate headers

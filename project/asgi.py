@@ -21,13 +21,15 @@ from jobs.presenter import warm_up_urls  # noqa: E402
 from notifications.sockets.auth import OriginGuard, TokenAuthMiddlewareStack  # noqa: E402
 from project.routing import websocket_urlpatterns  # noqa: E402
 from project.urls import WEBHOOKS_PREFIX  # noqa: E402
+from project.views import busy_page  # noqa: E402
 from providers.webhooks import jwks  # noqa: E402
 
 application = ProtocolTypeRouter({
     "http": ThreadPoolWsgi(WSGIHandler(), threads=settings.WEB_THREADS,
                            read_threads=settings.WEB_READ_THREADS,
                            lanes={f"/{WEBHOOKS_PREFIX}": settings.WEB_WEBHOOK_THREADS},
-                           max_body_bytes=settings.MAX_REQUEST_BODY_BYTES),
+                           max_body_bytes=settings.MAX_REQUEST_BODY_BYTES,
+                           queue_timeout=settings.WEB_QUEUE_TIMEOUT, busy_page=busy_page),
     # Session (same-origin browsers) or DRF token (mobile apps); see notifications/sockets/auth.py.
     "websocket": OriginGuard(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
 })

@@ -115,6 +115,9 @@ WEB_THREADS = env.int("WEB_THREADS", default=4)
 WEB_READ_THREADS = env.int("WEB_READ_THREADS", default=2)
 # ... and for the providers' webhooks, which free render slots: never behind submissions either.
 WEB_WEBHOOK_THREADS = env.int("WEB_WEBHOOK_THREADS", default=2)
+# Seconds a request may wait for a thread before it is answered 503 with Retry-After instead
+# of being run late (0: wait however long). Well under a proxy's or a phone's timeout.
+WEB_QUEUE_TIMEOUT = env.float("WEB_QUEUE_TIMEOUT", default=10.0)
 ASGI_APPLICATION = "project.asgi.application"
 WSGI_APPLICATION = None
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 
-from common.wsgi_threads import ThreadPoolWsgi
+from common.wsgi_threads import ThreadPoolWsgi, shed_requests
 
 
 def echo_thread(environ, start_response):
@@ -31,12 +32,17 @@ def streamed(environ, start_response):
     return streamed.result
 
 
-async def call(app, *, body=b"", headers=(), method="POST", path="/"):
+async def call(app, *, body=b"", headers=(), method="POST", path="/", client_leaves=None):
+    """Send one request; after its body the client stays until the response, or, if
+    `client_leaves` (an asyncio.Event) is given, closes the connection once it is set."""
     sent, chunks = [], [{"type": "http.request", "body": body[:3], "more_body": True},
                         {"type": "http.request", "body": body[3:]}]
 
     async def receive():
-        return chunks.pop(0)
+        if chunks:
+            return chunks.pop(0)
+        await (client_leaves or asyncio.Event()).wait()  # as a server's receive() does
+        return {"type": "http.disconnect"}
 
     async def send(message):
         sent.append(message)
@@ -112,3 +118,113 @@ def test_a_lane_does_not_wait_behind_writes():
                                    lanes={"/webhooks/": 1}),
         {"path": "/webhooks/local/"})
     assert webhook[1]["body"] == b"POST http-webhooks-0" and write[1]["body"] == b"POST http-0"
+
+
+def answered_behind_a_busy_thread(other: dict, *, while_waiting=None, **pool):
+    """The pool's one write thread busy with a first POST while a second (call()'s `other`)
+    waits; `while_waiting` (async) runs before the first is let go. Returns the second's
+    messages and how many requests the app ran."""
+    entered, release, ran = threading.Event(), threading.Event(), []
+
+    def app(environ, start_response):
+        ran.append(environ["PATH_INFO"])
+        if len(ran) == 1:
+            entered.set()
+            release.wait(10)
+        start_response("200 OK", [])
+        return [b"ran"]
+    wsgi = ThreadPoolWsgi(app, threads=1, read_threads=1, max_body_bytes=100, **pool)
+
+    async def scenario():
+        first = asyncio.ensure_future(call(wsgi))
+        assert await asyncio.to_thread(entered.wait, 5)
+        second = asyncio.ensure_future(call(wsgi, **other))
+        for _ in range(10):  # let the second request reach the queue
+            await asyncio.sleep(0)
+        if while_waiting is not None:
+            await while_waiting()
+        release.set()
+        await asyncio.wait_for(first, timeout=5)
+        return await asyncio.wait_for(second, timeout=5)
+    return asyncio.run(scenario()), len(ran)
+
+
+def test_a_request_that_waited_past_the_queue_timeout_is_answered_503_and_not_run():
+    """Beyond what the threads can serve, a request is turned away with Retry-After once it
+    has waited queue_timeout, rather than run for a client that has likely given up."""
+    now = [100.0]
+
+    async def ten_seconds_pass():
+        now[0] += 10.5
+    refused_before = shed_requests.labels("waited")._value.get()
+    sent, ran = answered_behind_a_busy_thread(
+        {"path": "/api/v1/jobs/"}, while_waiting=ten_seconds_pass, queue_timeout=10.0,
+        clock=lambda: now[0])
+    assert ran == 1, "the late request must not reach the app"
+    headers = dict(sent[0]["headers"])
+    assert sent[0]["status"] == 503 and headers[b"retry-after"] == b"10"
+    assert headers[b"content-type"] == b"application/json"
+    assert json.loads(sent[1]["body"])["message"].startswith("Surge is very busy")
+    assert shed_requests.labels("waited")._value.get() == refused_before + 1
+
+
+def test_a_request_within_the_queue_timeout_is_run():
+    now = [100.0]
+
+    async def nine_seconds_pass():
+        now[0] += 9.5
+    sent, ran = answered_behind_a_busy_thread(
+        {}, while_waiting=nine_seconds_pass, queue_timeout=10.0, clock=lambda: now[0])
+    assert ran == 2 and sent[0]["status"] == 200 and sent[1]["body"] == b"ran"
+
+
+def test_without_a_queue_timeout_a_request_is_run_however_long_it_waited():
+    now = [100.0]
+
+    async def an_hour_passes():
+        now[0] += 3600
+    sent, ran = answered_behind_a_busy_thread({}, while_waiting=an_hour_passes,
+                                              clock=lambda: now[0])
+    assert ran == 2 and sent[0]["status"] == 200
+
+
+def test_a_request_whose_client_left_while_it_waited_is_never_run():
+    """E.g. a phone that timed out during a spike: no job is made for it (its retry would
+    make a second one), and no thread is spent on it."""
+    leaves = asyncio.Event()
+    left_before = shed_requests.labels("client_left")._value.get()
+
+    async def client_leaves():
+        leaves.set()
+        for _ in range(10):  # the disconnect reaches the server
+            await asyncio.sleep(0)
+    sent, ran = answered_behind_a_busy_thread({"client_leaves": leaves},
+                                              while_waiting=client_leaves, queue_timeout=10.0)
+    assert ran == 1 and sent == []
+    assert shed_requests.labels("client_left")._value.get() == left_before + 1
+
+
+def test_a_client_that_leaves_after_its_request_started_does_not_stop_it():
+    """Only a waiting request is dropped: one already running completes (its transaction is
+    whole either way)."""
+    entered, release, ran = threading.Event(), threading.Event(), []
+
+    def app(environ, start_response):
+        ran.append(1)
+        entered.set()
+        release.wait(10)
+        start_response("200 OK", [])
+        return [b"ran"]
+    wsgi = ThreadPoolWsgi(app, threads=1, read_threads=1, max_body_bytes=100, queue_timeout=10)
+
+    async def scenario():
+        leaves = asyncio.Event()
+        request = asyncio.ensure_future(call(wsgi, client_leaves=leaves))
+        assert await asyncio.to_thread(entered.wait, 5)
+        leaves.set()
+        for _ in range(10):
+            await asyncio.sleep(0)
+        release.set()
+        return await asyncio.wait_for(request, timeout=5)
+    sent = asyncio.run(scenario())
+    assert ran == [1] and sent[0]["status"] == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -72,3 +73,17 @@ def test_403_and_500_are_surge_pages_and_json_under_the_api(rf: RequestFactory):
     assert_surge_page(error.content.decode(), "Something went wrong on our side")
     assert views.permission_denied(rf.get("/api/v1/jobs/"), None)["Content-Type"] == (
         "application/json")
+
+
+def test_a_page_turned_away_in_a_spike_is_surges_busy_page():
+    """What a web process answers (503) to a request that waited past WEB_QUEUE_TIMEOUT."""
+    content_type, body = views.busy_page("/app/")
+    assert content_type == "text/html; charset=utf-8"
+    assert_surge_page(body.decode(), "Surge is very busy right now")
+
+
+def test_an_api_call_turned_away_in_a_spike_gets_the_api_error_shape():
+    content_type, body = views.busy_page("/api/v1/jobs/")
+    assert content_type == "application/json"
+    assert json.loads(body) == {
+        "message": "Surge is very busy right now. Please try again in a moment.", "extra": {}}

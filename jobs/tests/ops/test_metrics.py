@@ -66,6 +66,8 @@ def test_metrics_show_jobs_queue_providers_webhooks_sockets_and_stages(client, o
     assert got[("surge_stage_duration_seconds_bucket", (("le", "30.0"), ("stage", "end_to_end")))] == 0
     assert got[("surge_stage_duration_seconds_bucket", (("le", "60.0"), ("stage", "end_to_end")))] == 1
     assert got[("surge_stage_duration_seconds_count", (("stage", "end_to_end"),))] == 1
+    # Requests a web process turned away in a spike (common/wsgi_threads.py), 0 until then.
+    assert got[("surge_http_requests_shed_total", (("reason", "waited"),))] >= 0
     # django-prometheus's request and database metrics ride along.
     assert any(name.startswith("django_http_requests") for name, _ in got)
     assert any(name == "django_db_execute_total" for name, _ in got)
