@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
+import time
 
+import pytest
+import uvicorn
+
+from common import wsgi_threads
 from common.wsgi_threads import ThreadPoolWsgi, shed_requests
 
 
@@ -228,3 +234,75 @@ def test_a_client_that_leaves_after_its_request_started_does_not_stop_it():
         return await asyncio.wait_for(request, timeout=5)
     sent = asyncio.run(scenario())
     assert ran == [1] and sent[0]["status"] == 200
+
+
+@pytest.fixture
+def served():
+    """Serve a ThreadPoolWsgi with uvicorn (as launcher.web does) on a port of our own; yields
+    a function that starts serving `wsgi` and returns the port. Stopped after the test."""
+    servers = []
+
+    def serve(wsgi) -> int:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        config = uvicorn.Config(wsgi, loop="uvloop", http="httptools", lifespan="off",
+                                log_config=None, access_log=False)
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]},
+                                  daemon=True)
+        thread.start()
+        servers.append((server, thread, listener))
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.01)
+        return listener.getsockname()[1]
+    yield serve
+    for server, thread, listener in servers:
+        server.should_exit = True
+        thread.join(10)
+        listener.close()
+
+
+def post(port: int, path: str) -> socket.socket:
+    connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+    connection.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi".encode())
+    return connection
+
+
+def test_behind_uvicorn_a_request_whose_client_hung_up_while_it_waited_is_never_run(
+        served, monkeypatch):
+    """The same through a real server: uvicorn reports the closed connection to the waiting
+    request, which the pool then skips; the next request on the thread runs as usual."""
+    entered, release, ran = threading.Event(), threading.Event(), []
+
+    def app(environ, start_response):
+        ran.append(environ["PATH_INFO"])
+        if environ["PATH_INFO"] == "/first":
+            entered.set()
+            release.wait(10)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ran"]
+    told = threading.Event()  # the server has told a waiting request its client left
+    on_receive = wsgi_threads._Request.on_receive
+
+    def observed(request, watcher):
+        on_receive(request, watcher)
+        if request.abandoned:
+            told.set()
+    monkeypatch.setattr(wsgi_threads._Request, "on_receive", observed)
+    left_before = shed_requests.labels("client_left")._value.get()
+    port = served(ThreadPoolWsgi(app, threads=1, read_threads=1, max_body_bytes=100,
+                                 queue_timeout=10))
+    first = post(port, "/first")
+    assert entered.wait(10)
+    post(port, "/second").close()  # a phone that gave up
+    assert told.wait(10), "the disconnect never reached the waiting request"
+    release.set()
+    assert first.recv(100).startswith(b"HTTP/1.1 200")
+    third = post(port, "/third")
+    assert third.recv(100).startswith(b"HTTP/1.1 200")
+    assert ran == ["/first", "/third"]
+    assert shed_requests.labels("client_left")._value.get() == left_before + 1
+    first.close()
+    third.close()
