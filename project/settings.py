@@ -118,6 +118,8 @@ WEB_WEBHOOK_THREADS = env.int("WEB_WEBHOOK_THREADS", default=2)
 # Seconds a request may wait for a thread before it is answered 503 with Retry-After instead
 # of being run late (0: wait however long). Well under a proxy's or a phone's timeout.
 WEB_QUEUE_TIMEOUT = env.float("WEB_QUEUE_TIMEOUT", default=10.0)
+if WEB_QUEUE_TIMEOUT < 0:
+    raise ImproperlyConfigured("WEB_QUEUE_TIMEOUT must be 0 (no limit) or a number of seconds")
 ASGI_APPLICATION = "project.asgi.application"
 WSGI_APPLICATION = None
 

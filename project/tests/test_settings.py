@@ -37,6 +37,14 @@ def test_production_starts_with_a_real_secret_and_debug_off():
     assert result.stdout.strip() == "False"
 
 
+def test_a_negative_queue_timeout_is_refused_with_what_to_set():
+    """It would turn every request away: 503 before any had waited."""
+    result = _load_settings(WEB_QUEUE_TIMEOUT="-1")
+    assert result.returncode != 0
+    assert "WEB_QUEUE_TIMEOUT must be 0 (no limit) or a number of seconds" in result.stderr
+    assert _load_settings(WEB_QUEUE_TIMEOUT="0").returncode == 0
+
+
 def test_production_refuses_the_demo_account():
     """DEMO=1 would create demo@surge.local with a published password."""
     result = _load_settings(SURGE_ENV="production", DEMO="1",
