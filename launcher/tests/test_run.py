@@ -103,22 +103,37 @@ def _argv(child: psutil.Process) -> list[str]:
         return []
 
 
+def _web_workers(process) -> list[psutil.Process]:
+    servers = [child for child in descendants(process)
+               if _argv(child)[1:3] == ["-m", "launcher.web"]]
+    return [worker for server in servers for worker in server.children()
+            if "spawn_main" in " ".join(_argv(worker))]
+
+
+def _on_port(worker: psutil.Process, port: int, status: str) -> int:
+    try:
+        return sum(1 for connection in worker.net_connections(kind="tcp")
+                   if connection.status == status and connection.laddr.port == port)
+    except psutil.NoSuchProcess:
+        return 0
+
+
 def connections_per_web_process(process, port: int, *, burst: int) -> list[int]:
-    """Open `burst` connections at once, send a request on each, and count how many each of
-    the launcher's web server processes holds."""
+    """Once every web server process listens (the second may still be starting when the first
+    answers), open `burst` connections at once, send a request on each, and count how many
+    each process holds."""
+    deadline = time.monotonic() + 60
+    while not (len(workers := _web_workers(process)) >= 2
+               and all(_on_port(worker, port, psutil.CONN_LISTEN) for worker in workers)):
+        assert time.monotonic() < deadline, "the web processes never all listened"
+        time.sleep(0.1)
     sockets = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(burst)]
     try:
         for sock in sockets:
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         for sock in sockets:
             assert sock.recv(65536).startswith(b"HTTP/1.1 200")
-        servers = [child for child in descendants(process)
-                   if _argv(child)[1:3] == ["-m", "launcher.web"]]
-        workers = [worker for server in servers for worker in server.children()
-                   if "spawn_main" in " ".join(_argv(worker))]
-        return [sum(1 for connection in worker.net_connections(kind="tcp")
-                    if connection.status == psutil.CONN_ESTABLISHED
-                    and connection.laddr.port == port) for worker in workers]
+        return [_on_port(worker, port, psutil.CONN_ESTABLISHED) for worker in workers]
     finally:
         for sock in sockets:
             sock.close()
