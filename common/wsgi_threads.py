@@ -9,6 +9,8 @@ and the event loop that also carries the WebSockets never competes with hundreds
 Past what the threads can serve (a spike beyond the machine), a request that waited longer
 than `queue_timeout` is answered 503 with Retry-After instead of being run late, and one whose
 client has left while it waited is dropped: never a job made for a client that gave up.
+Each such request is reported to `on_shed(reason)` (project/asgi.py counts them in Redis for
+/metrics and the operations dashboard).
 """
 
 from __future__ import annotations
@@ -24,17 +26,15 @@ from collections.abc import Callable
 from tempfile import SpooledTemporaryFile
 
 from asgiref.wsgi import WsgiToAsgiInstance
-from prometheus_client import Counter
 
 logger = logging.getLogger(__name__)
 BODY_IN_MEMORY_BYTES = 1024 * 1024
 # At most one log line per process per this many seconds about requests turned away.
 SHED_LOG_INTERVAL_SECONDS = 10.0
-shed_requests = Counter(
-    "surge_http_requests_shed", "HTTP requests never run: waited past WEB_QUEUE_TIMEOUT "
-    "(answered 503) or their client left while they waited.", ["reason"])
-for _reason in ("waited", "client_left"):
-    shed_requests.labels(_reason)  # exported at 0 from the start, for alerts on rate()
+# Why a request was never run: it waited past queue_timeout (answered 503), or its client
+# closed the connection while it waited (nothing answered).
+WAITED, CLIENT_LEFT = "waited", "client_left"
+SHED_REASONS = (WAITED, CLIENT_LEFT)
 
 
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -52,11 +52,12 @@ class ThreadPoolWsgi:
     def __init__(self, wsgi_application, *, threads: int, read_threads: int,
                  max_body_bytes: int, lanes: dict[str, int] | None = None,
                  queue_timeout: float = 0.0, busy_page: Callable[[str], tuple[str, bytes]]
-                 | None = None, clock: Callable[[], float] = time.monotonic):
+                 | None = None, on_shed: Callable[[str], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self.wsgi_application = wsgi_application
         self.max_body_bytes = max_body_bytes
         # 0: run every request however long it waited.
-        self.shedder = _Shedder(queue_timeout, busy_page or busy_json, clock)
+        self.shedder = _Shedder(queue_timeout, busy_page or busy_json, clock, on_shed)
         self.workers = _Workers(threads, name="http")
         self.readers = _Workers(read_threads, name="http-read")
         self.lanes = [(prefix, _Workers(count, name=f"http-{prefix.strip('/')}"))
@@ -126,11 +127,12 @@ def busy_json(path: str) -> tuple[str, bytes]:
 class _Shedder:
     """Decides, as a thread picks a request up, whether it is still worth running."""
 
-    def __init__(self, queue_timeout: float, busy_page, clock):
+    def __init__(self, queue_timeout: float, busy_page, clock, on_shed):
         self.queue_timeout = queue_timeout
         self.retry_after = str(max(1, math.ceil(queue_timeout)))
         self.busy_page = busy_page
         self.clock = clock
+        self.on_shed = on_shed
         self.lock = threading.Lock()
         self.unlogged: dict[str, int] = {}
         self.logged_at = -math.inf
@@ -138,10 +140,10 @@ class _Shedder:
     def refuse(self, request: _Request) -> tuple[dict, bytes] | None | bool:
         """False to run the request; None (send nothing) or a 503 to send instead."""
         if request.abandoned:
-            self._count("client_left")
+            self._count(CLIENT_LEFT)
             return None
         if self.queue_timeout and self.clock() - request.queued_at > self.queue_timeout:
-            self._count("waited")
+            self._count(WAITED)
             content_type, payload = self.busy_page(request.scope["path"])
             return {"type": "http.response.start", "status": 503,
                     "headers": [(b"content-type", content_type.encode()),
@@ -152,7 +154,11 @@ class _Shedder:
         return False
 
     def _count(self, reason: str) -> None:
-        shed_requests.labels(reason).inc()
+        if self.on_shed is not None:
+            try:
+                self.on_shed(reason)
+            except Exception:  # counting must never cost the client its answer
+                logger.warning("could not count a request not run (%s)", reason, exc_info=True)
         with self.lock:
             self.unlogged[reason] = self.unlogged.get(reason, 0) + 1
             now = self.clock()

@@ -17,6 +17,7 @@ from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from common.gc_tuning import freeze_startup_objects  # noqa: E402
 from common.wsgi_threads import ThreadPoolWsgi  # noqa: E402
 from jobs import s3  # noqa: E402
+from jobs.ops.counters import count_request_shed  # noqa: E402
 from jobs.presenter import warm_up_urls  # noqa: E402
 from notifications.sockets.auth import OriginGuard, TokenAuthMiddlewareStack  # noqa: E402
 from project.routing import websocket_urlpatterns  # noqa: E402
@@ -29,7 +30,8 @@ application = ProtocolTypeRouter({
                            read_threads=settings.WEB_READ_THREADS,
                            lanes={f"/{WEBHOOKS_PREFIX}": settings.WEB_WEBHOOK_THREADS},
                            max_body_bytes=settings.MAX_REQUEST_BODY_BYTES,
-                           queue_timeout=settings.WEB_QUEUE_TIMEOUT, busy_page=busy_page),
+                           queue_timeout=settings.WEB_QUEUE_TIMEOUT, busy_page=busy_page,
+                           on_shed=count_request_shed),
     # Session (same-origin browsers) or DRF token (mobile apps); see notifications/sockets/auth.py.
     "websocket": OriginGuard(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
 })

@@ -35,6 +35,7 @@ WEBHOOKS = "webhooks"                      # label verified / refused / duplicat
 JOBS_CREATED = "jobs_created"              # label "all"
 JOBS_FINISHED = "jobs_finished"            # label succeeded / failed / canceled
 WEBSOCKETS = "websockets"                  # per-process gauge
+REQUESTS_SHED = "requests_shed"            # label waited / client_left (common/wsgi_threads.py)
 RESPONSE_CLASSES = ("2xx", "4xx", "429", "5xx", "timeout")
 
 
@@ -93,6 +94,12 @@ def response_class(error: Exception | None) -> str:
 def count_provider_response(provider: str, error: Exception | None = None) -> None:
     """One call to `provider` answered (error None) or failed with `error`."""
     count(PROVIDER_RESPONSES, f"{provider}:{response_class(error)}")
+
+
+def count_request_shed(reason: str) -> None:
+    """A web process did not run a request: it waited too long for a thread (answered 503), or
+    its client left while it waited. The web servers' hook (project/asgi.py)."""
+    count(REQUESTS_SHED, reason)
 
 
 def split_provider_label(label: str) -> tuple[str, str]:

@@ -29,6 +29,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from common.api import json_error
 from common.ratelimit import client_ip
+from common.wsgi_threads import SHED_REASONS
 from jobs.dispatch import slots
 from jobs.dispatch.limits import provider_limits
 from jobs.models import ACTIVE_STATUSES, BreakerState, Job, ProviderState
@@ -72,6 +73,14 @@ class SurgeCollector:
         yield webhooks
         yield GaugeMetricFamily("surge_websockets_open", "Open WebSockets over all web processes.",
                                 value=counters.gauge_sum(counters.WEBSOCKETS))
+        shed = CounterMetricFamily(
+            "surge_http_requests_shed", "HTTP requests the web processes never ran: waited past "
+            "WEB_QUEUE_TIMEOUT (answered 503) or their client left while they waited.",
+            labels=["reason"])
+        shed_totals = counters.totals(counters.REQUESTS_SHED)
+        for reason in SHED_REASONS:  # 0 until the first, so that alerts on rate() work
+            shed.add_metric([reason], shed_totals.get(reason, 0))
+        yield shed
 
         stages = HistogramMetricFamily("surge_stage_duration_seconds",
                                        "Stage durations of succeeded jobs.", labels=["stage"])

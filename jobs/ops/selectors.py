@@ -1,9 +1,10 @@
 """The operations dashboard's figures: every query is an indexed range or count.
 
-Live counts (queue, in flight) come from the database; per-provider response counts from the
-Redis counters (jobs/ops/counters.py); last-hour series and percentiles from the jobs that
-were created or finished in the window (indexes job_created and job_status_finished), with the
-percentiles taken over at most the latest PERCENTILE_SAMPLE finished jobs.
+Live counts (queue, in flight) come from the database; per-provider response counts and the
+requests the web processes turned away from the Redis counters (jobs/ops/counters.py);
+last-hour series and percentiles from the jobs that were created or finished in the window
+(indexes job_created and job_status_finished), with the percentiles taken over at most the
+latest PERCENTILE_SAMPLE finished jobs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.db.models import Count
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
+from common.wsgi_threads import SHED_REASONS
 from jobs.dispatch import slots
 from jobs.dispatch.limits import provider_limits, provider_order
 from jobs.models import Job, JobStatus, ProviderState
@@ -113,6 +115,16 @@ def _errors(window: dict[str, int], name: str) -> int:
     return sum(window.get(f"{name}:{cls}", 0) for cls in ("5xx", "timeout", "4xx"))
 
 
+def requests_turned_away(*, at: float | None = None) -> dict:
+    """{reason: {"last_5m", "last_60m"}}: requests the web processes never ran, on every
+    machine — `waited` (no thread free within WEB_QUEUE_TIMEOUT: answered 503), `client_left`
+    (the client gave up while it waited). Above 0, the web tier is short of CPU."""
+    last_5 = counters.window(counters.REQUESTS_SHED, minutes=5, at=at)
+    last_60 = counters.window(counters.REQUESTS_SHED, minutes=60, at=at)
+    return {reason: {"last_5m": last_5.get(reason, 0), "last_60m": last_60.get(reason, 0)}
+            for reason in SHED_REASONS}
+
+
 def failure_reasons(*, now: datetime, limit: int = TOP_FAILURE_REASONS) -> list[dict]:
     """The most frequent error codes of jobs that failed in the last hour."""
     rows = (Job.objects.filter(status=JobStatus.FAILED,
@@ -129,6 +141,7 @@ def ops_snapshot(*, now: datetime | None = None) -> dict:
         "queue": queue_summary(now=now),
         "throughput": throughput_per_minute(now=now),
         "providers": provider_health(at=now.timestamp()),
+        "turned_away": requests_turned_away(at=now.timestamp()),
         "latency": latency_percentiles(now=now),
         "failure_reasons": failure_reasons(now=now),
     }

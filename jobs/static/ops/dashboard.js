@@ -67,11 +67,20 @@
     return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
   }
 
+  // Requests never run, "5 / 60 min"; the tile is marked while the last 5 minutes had some.
+  function shed(id, counts) {
+    text(id, counts.last_5m + " / " + counts.last_60m);
+    var tile = document.getElementById(id + "-tile");
+    if (tile) { tile.classList.toggle("ops-alert", counts.last_5m > 0); }
+  }
+
   function render(data) {
     var generated = new Date(data.generated_at);
     text("ops-generated", isNaN(generated) ? data.generated_at : generated.toLocaleTimeString());
     text("ops-queue-depth", data.queue.depth);
     text("ops-oldest-age", duration(data.queue.oldest_age_seconds));
+    shed("ops-shed-waited", data.turned_away.waited);
+    shed("ops-shed-client-left", data.turned_away.client_left);
     drawChart(data.throughput);
     fillBody("ops-providers", data.providers, function (row, p) {
       row.dataset.provider = p.name;

@@ -73,6 +73,12 @@ def known_jobs(two_providers):
     counters.count(counters.PROVIDER_RESPONSES, "main:5xx", at=ts - 20 * 60)  # 20 min ago
     counters.count(counters.PROVIDER_RESPONSES, "spare:timeout", at=ts)
     counters.count(counters.PROVIDER_RESPONSES, "spare:2xx", at=ts)
+    # Requests the web processes did not run: 3 a minute ago, 4 half an hour ago, 2 before
+    # the hour; one whose client left 10 minutes ago.
+    counters.count(counters.REQUESTS_SHED, "waited", 3, at=ts - 60)
+    counters.count(counters.REQUESTS_SHED, "waited", 4, at=ts - 30 * 60)
+    counters.count(counters.REQUESTS_SHED, "waited", 2, at=ts - 61 * 60)
+    counters.count(counters.REQUESTS_SHED, "client_left", 1, at=ts - 10 * 60)
 
 
 def test_dashboard_figures_match_a_known_set_of_jobs(known_jobs):
@@ -99,6 +105,8 @@ def test_dashboard_figures_match_a_known_set_of_jobs(known_jobs):
     assert (latency["end_to_end"]["p50"], latency["end_to_end"]["p95"]) == (120.0, 240.0)
     assert snapshot["failure_reasons"] == [{"reason": "rejected", "count": 2},
                                            {"reason": "timeout", "count": 1}]
+    assert snapshot["turned_away"] == {"waited": {"last_5m": 3, "last_60m": 7},
+                                       "client_left": {"last_5m": 0, "last_60m": 1}}
 
 
 def test_percentile_is_nearest_rank():
@@ -116,6 +124,10 @@ def test_the_dashboard_page_and_its_feed_are_for_staff(client, admin_client, kno
     assert page.status_code == 200
     html = page.content.decode()
     assert 'id="ops-queue-depth">3<' in html and 'src="/static/ops/dashboard.js"' in html
+    # Requests turned away in the last 5 / 60 minutes, marked while the last 5 had some.
+    assert 'id="ops-shed-waited">3 / 7<' in html and 'id="ops-shed-client-left">0 / 1<' in html
+    assert re.search(r'class="ops-tile ops-alert" id="ops-shed-waited-tile"', html)
+    assert re.search(r'class="ops-tile" id="ops-shed-client-left-tile"', html)
     assert "<script>" not in html  # no inline script: the page works under a strict CSP
     feed = admin_client.get("/admin/ops/data/").json()
     assert feed["queue"]["depth"] == 3

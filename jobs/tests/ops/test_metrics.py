@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -14,7 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from accounts.models import User
 from jobs.models import BreakerState, Job, JobStatus, ProviderState
 from jobs.ops import counters
+from jobs.ops.selectors import ops_snapshot
 from launcher.embedded import BASE_DIR
+from project.asgi import application
 from providers.exceptions import PermanentError, RateLimited, TransientError
 
 pytestmark = pytest.mark.django_db
@@ -45,6 +48,8 @@ def test_metrics_show_jobs_queue_providers_webhooks_sockets_and_stages(client, o
     counters.count(counters.JOBS_FINISHED, "succeeded", 3)
     counters.observe("end_to_end", 42.0)
     counters.set_process_gauge(counters.WEBSOCKETS, 5, process="other-host:1")
+    for _ in range(2):
+        counters.count_request_shed("waited")
 
     response = client.get("/metrics")
     assert response.status_code == 200
@@ -66,8 +71,9 @@ def test_metrics_show_jobs_queue_providers_webhooks_sockets_and_stages(client, o
     assert got[("surge_stage_duration_seconds_bucket", (("le", "30.0"), ("stage", "end_to_end")))] == 0
     assert got[("surge_stage_duration_seconds_bucket", (("le", "60.0"), ("stage", "end_to_end")))] == 1
     assert got[("surge_stage_duration_seconds_count", (("stage", "end_to_end"),))] == 1
-    # Requests a web process turned away in a spike (common/wsgi_threads.py), 0 until then.
-    assert got[("surge_http_requests_shed_total", (("reason", "waited"),))] >= 0
+    # Requests the web processes turned away (common/wsgi_threads.py); 0 until the first.
+    assert got[("surge_http_requests_shed_total", (("reason", "waited"),))] == 2
+    assert got[("surge_http_requests_shed_total", (("reason", "client_left"),))] == 0
     # django-prometheus's request and database metrics ride along.
     assert any(name.startswith("django_http_requests") for name, _ in got)
     assert any(name == "django_db_execute_total" for name, _ in got)
@@ -80,6 +86,22 @@ def test_response_classes():
     assert counters.response_class(TransientError(status_code=503)) == "5xx"
     assert counters.response_class(TransientError("timed out")) == "timeout"
     assert counters.response_class(PermanentError(status_code=422)) == "4xx"
+
+
+def test_the_web_servers_count_the_requests_they_do_not_run(client):
+    """project/asgi.py hands every request its thread pool does not run to the Redis counters,
+    so /metrics and the dashboard count them over every web process and machine."""
+    shedder = application.application_mapping["http"].shedder
+    left = SimpleNamespace(abandoned=True, queued_at=shedder.clock(), scope={"path": "/"})
+    late = SimpleNamespace(abandoned=False, queued_at=shedder.clock() - 3600,
+                           scope={"path": "/api/v1/jobs/"})
+    assert shedder.refuse(left) is None and shedder.refuse(left) is None  # nothing to answer
+    assert shedder.refuse(late)[0]["status"] == 503
+    got = samples(client.get("/metrics").content.decode())
+    assert got[("surge_http_requests_shed_total", (("reason", "client_left"),))] == 2
+    assert got[("surge_http_requests_shed_total", (("reason", "waited"),))] == 1
+    assert ops_snapshot()["turned_away"] == {"waited": {"last_5m": 1, "last_60m": 1},
+                                             "client_left": {"last_5m": 2, "last_60m": 2}}
 
 
 def test_counts_from_other_processes_are_included(client, settings):
