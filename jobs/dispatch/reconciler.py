@@ -3,7 +3,8 @@
 One pass (every RECONCILE_INTERVAL) requeues jobs whose dispatch lease expired, re-enqueues
 mirroring, polls jobs whose provider has been silent for POLL_AFTER seconds, renews slot
 leases from the database, keeps idle providers warm and dispatches waiting jobs. A lost task,
-a SIGKILLed worker or a Redis restart is recovered within one pass after its lease ends.
+a SIGKILLed worker or a Redis restart is recovered within one pass after its lease ends; the
+copy requests a Redis restart took along, within one pass of it.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import logging
 import time
 from datetime import timedelta
 
+import redis
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
 from jobs.dispatch import breaker, line_rank, slots
+from jobs.dispatch import redis as dispatch_redis
 from jobs.dispatch.engine import dispatch_pending
 from jobs.dispatch.wakeup import (
     MIRROR_LEASE_SECONDS,
@@ -104,9 +107,25 @@ def recover_lost_dispatches(now) -> int:
     return count
 
 
+# Present while Redis keeps its data; gone after a restart without persistence, a flush or a
+# failover to an empty replica: then the copy requests waiting in Redis are gone too.
+MIRROR_REQUESTS_KEPT = "mirror-requests-kept"
+
+
 def recover_lost_mirrors(now) -> int:
-    stale = Job.objects.filter(Q(lease_until__lt=now) | Q(lease_until__isnull=True),
-                               status=JobStatus.SAVING)
+    """Request again the copies whose lease ran out; after Redis lost its data, at once every
+    copy not yet done, rather than two minutes (the copy lease) later. Of several dispatchers,
+    the one that sets the marker again does it. A copy that was running then is superseded by
+    the new one (fenced, services/outputs.py): done twice, recorded once."""
+    lost = Q(lease_until__lt=now) | Q(lease_until__isnull=True)
+    try:
+        redis_was_reset = dispatch_redis.client().set(
+            dispatch_redis.key(MIRROR_REQUESTS_KEPT), 1, nx=True)
+    except redis.RedisError:  # unreachable: the leases still bring every copy back
+        redis_was_reset = False
+    if redis_was_reset:
+        lost = Q()
+    stale = Job.objects.filter(lost, status=JobStatus.SAVING)
     count = 0
     for job_id in stale.values_list("id", flat=True):
         Job.objects.filter(pk=job_id).update(

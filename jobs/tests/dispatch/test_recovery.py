@@ -12,8 +12,8 @@ from jobs.dispatch import engine as dispatch_engine
 from jobs.dispatch import redis as dispatch_redis
 from jobs.dispatch.engine import available_providers, dispatch_pending
 from jobs.dispatch.hooks import free_slot
-from jobs.dispatch.reconciler import reconcile_once
-from jobs.dispatch.wakeup import WAKE_LIST
+from jobs.dispatch.reconciler import reconcile_once, recover_lost_mirrors
+from jobs.dispatch.wakeup import MIRROR_LEASE_SECONDS, MIRROR_LIST, WAKE_LIST, request_mirror
 from jobs.models import Job, JobStatus, WebhookInbox
 from jobs.selectors import queued_jobs_in_dispatch_order
 from jobs.services import transitions
@@ -69,6 +69,28 @@ def test_a_redis_restart_does_not_let_the_dispatcher_oversubscribe(
         client.delete(key)  # what a Redis restart without persistence leaves
     assert dispatch_pending() == 0  # re-seeded from the database: both slots still taken
     assert slots.in_use(provider="primary") == 2
+
+
+def test_copies_asked_for_before_redis_lost_its_data_are_asked_for_again_at_once(
+        make_user, settings):
+    """A copy request waits in Redis until a copier takes it, so a Redis restart without
+    persistence loses it: the job would stay `saving` until its copy lease (2 minutes) ran
+    out. The next pass after the restart asks again; while Redis keeps its data, a copy within
+    its lease is left alone."""
+    settings.TASKS_RUN_INLINE = False  # requests go to the copiers' list in Redis
+    client = dispatch_redis.client()
+    requests = dispatch_redis.key(MIRROR_LIST)
+    recover_lost_mirrors(timezone.now())  # a pass before the job got to `saving`
+    job = Job.objects.create(user=make_user(), style="cyberpunk-hero", status=JobStatus.SAVING,
+                             output_url="http://127.0.0.1:9/out.mp4", lease_until=timezone.now()
+                             + timedelta(seconds=MIRROR_LEASE_SECONDS))
+    request_mirror(job_id=job.id)  # as the webhook that finished it does, on commit
+    assert recover_lost_mirrors(timezone.now()) == 0  # its request is waiting in Redis
+    for key in client.scan_iter(match=dispatch_redis.key("*")):
+        client.delete(key)  # what a Redis restart without persistence leaves
+    assert recover_lost_mirrors(timezone.now()) == 1
+    assert client.lrange(requests, 0, -1) == [str(job.id).encode()]
+    assert recover_lost_mirrors(timezone.now()) == 0  # asked once, not on every pass
 
 
 def test_a_wake_up_with_every_slot_taken_reads_no_database(
