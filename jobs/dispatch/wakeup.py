@@ -62,17 +62,19 @@ MIRROR_LIST = "mirror"
 MIRROR_LEASE_SECONDS = 120
 
 
-def request_mirror(*, job_id) -> None:
+def request_mirror(*, job_id) -> bool:
     """Copy a finished video into our bucket: on a dispatcher's copy threads (jobs/dispatch/
-    copier.py), or in the caller with TASKS_RUN_INLINE. A lost request is redone by the
-    reconciler once the job's copy lease ends."""
+    copier.py), or in the caller with TASKS_RUN_INLINE. False when the request could not be
+    made; a lost request is redone by the reconciler once the job's copy lease ends."""
     if settings.TASKS_RUN_INLINE:
         enqueue("jobs.tasks.mirror_output", str(job_id))
-        return
+        return True
     try:
         dispatch_redis.client().lpush(dispatch_redis.key(MIRROR_LIST), str(job_id))
     except Exception:  # the reconciler re-requests copies whose lease ended
         logger.warning("could not request the copy of %s", job_id, exc_info=True)
+        return False
+    return True
 
 
 def next_mirror(timeout: float) -> str | None:

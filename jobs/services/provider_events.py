@@ -72,8 +72,15 @@ def job_apply_provider_event(*, event, source: str) -> Transition | None:
     if not transition.applied:
         Job.objects.filter(pk=job.id, provider_job_id=event.provider_job_id).update(**news)
     elif status == JobStatus.SAVING:
-        transaction.on_commit(lambda: request_mirror(job_id=job.id))
+        transaction.on_commit(lambda: _request_copy(job.id))
     return transition
+
+
+def _request_copy(job_id) -> None:
+    """Ask a copier for the job's video; if Redis cannot take the request, end the job's copy
+    lease so that the reconciler's next pass asks again (not two minutes later)."""
+    if not request_mirror(job_id=job_id):
+        Job.objects.filter(pk=job_id, status=JobStatus.SAVING).update(lease_until=timezone.now())
 
 
 # A verified webhook for a provider job id we don't know (yet): its submission may still be

@@ -18,7 +18,7 @@ from jobs.models import Job, JobStatus, WebhookInbox
 from jobs.selectors import queued_jobs_in_dispatch_order
 from jobs.services import transitions
 from jobs.services.jobs import job_cancel
-from jobs.services.provider_events import webhook_receive
+from jobs.services.provider_events import job_apply_provider_event, webhook_receive
 from jobs.tests.dispatch.conftest import all_finished, drive
 from providers.events import ProviderEvent, Submission
 from providers.registry import get_backend
@@ -91,6 +91,28 @@ def test_copies_asked_for_before_redis_lost_its_data_are_asked_for_again_at_once
     assert recover_lost_mirrors(timezone.now()) == 1
     assert client.lrange(requests, 0, -1) == [str(job.id).encode()]
     assert recover_lost_mirrors(timezone.now()) == 0  # asked once, not on every pass
+
+
+def test_a_copy_request_redis_could_not_take_is_asked_for_again_on_the_next_pass(
+        make_user, settings):
+    """The webhook that finishes a render asks for its copy once committed. If Redis cannot
+    take that request (restarting, unreachable) while it keeps its data, the job's copy lease
+    ends at once, so the next pass asks again instead of two minutes later."""
+    settings.TASKS_RUN_INLINE = False  # requests go to the copiers' list in Redis
+    recover_lost_mirrors(timezone.now())  # Redis has kept its data since the last pass
+    job = Job.objects.create(user=make_user(), style="cyberpunk-hero", status=JobStatus.RENDERING,
+                             provider="primary", provider_job_id="p-9")
+    reachable = settings.REDIS_URL
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    job_apply_provider_event(source="webhook", event=ProviderEvent(
+        provider="primary", provider_job_id="p-9", event_id="p-9/done", status="succeeded",
+        output_url="http://127.0.0.1:9/out.mp4"))
+    settings.REDIS_URL = reachable
+    job.refresh_from_db()
+    assert job.status == JobStatus.SAVING and job.lease_until <= timezone.now()
+    assert recover_lost_mirrors(timezone.now()) == 1
+    assert dispatch_redis.client().lrange(dispatch_redis.key(MIRROR_LIST), 0, -1) == [
+        str(job.id).encode()]
 
 
 def test_a_wake_up_with_every_slot_taken_reads_no_database(
