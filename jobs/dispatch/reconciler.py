@@ -24,7 +24,6 @@ from jobs.dispatch.engine import dispatch_pending
 from jobs.dispatch.wakeup import (
     MIRROR_LEASE_SECONDS,
     enqueue,
-    request_mirror,
     request_poll,
     wait_for_wakeup,
 )
@@ -38,6 +37,7 @@ from jobs.models import (
     WebhookInbox,
 )
 from jobs.services.dispatch import job_requeue, submission_reference
+from jobs.services.outputs import job_request_copy
 from jobs.services.provider_events import (
     WAITING,
     job_adopt_announced_submission,
@@ -116,7 +116,8 @@ def recover_lost_mirrors(now) -> int:
     """Request again the copies whose lease ran out; after Redis lost its data, at once every
     copy not yet done, rather than two minutes (the copy lease) later. Of several dispatchers,
     the one that sets the marker again does it. A copy that was running then is superseded by
-    the new one (fenced, services/outputs.py): done twice, recorded once."""
+    the new one (fenced, services/outputs.py): done twice, recorded once. Returns how many
+    requests Redis took; one it could not take is asked for again on the next pass."""
     lost = Q(lease_until__lt=now) | Q(lease_until__isnull=True)
     try:
         redis_was_reset = dispatch_redis.client().set(
@@ -130,8 +131,7 @@ def recover_lost_mirrors(now) -> int:
     for job_id in stale.values_list("id", flat=True):
         Job.objects.filter(pk=job_id).update(
             lease_until=now + timedelta(seconds=MIRROR_LEASE_SECONDS))
-        request_mirror(job_id=job_id)
-        count += 1
+        count += job_request_copy(job_id=job_id)
     return count
 
 

@@ -7,10 +7,21 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from jobs.dispatch.wakeup import request_mirror
 from jobs.models import Job, JobStatus
 from jobs.s3 import object_size
 from jobs.services.dispatch import job_fail
 from jobs.services.transitions import Transition, job_transition
+
+
+def job_request_copy(*, job_id) -> bool:
+    """Ask a copier for the job's video. If Redis cannot take the request (restarting,
+    unreachable), end the job's copy lease so that the reconciler's next pass asks again
+    instead of two minutes later. False when the request was not made."""
+    if request_mirror(job_id=job_id):
+        return True
+    Job.objects.filter(pk=job_id, status=JobStatus.SAVING).update(lease_until=timezone.now())
+    return False
 
 
 def job_claim_copy(*, job_id, lease_seconds: float) -> Job | None:

@@ -14,9 +14,10 @@ from common.prepared import PreparedQuery
 from common.text import without_nul
 from jobs.dispatch import redis as dispatch_redis
 from jobs.dispatch.hooks import free_slot
-from jobs.dispatch.wakeup import MIRROR_LEASE_SECONDS, request_mirror, request_provider_cancel
+from jobs.dispatch.wakeup import MIRROR_LEASE_SECONDS, request_provider_cancel
 from jobs.models import Job, JobStatus, WebhookInbox
 from jobs.services.dispatch import job_record_submission, job_requeue, submission_reference
+from jobs.services.outputs import job_request_copy
 from jobs.services.transitions import Transition, TransitionResult, job_transition
 from providers.events import ProviderEvent
 from providers.exceptions import GENERIC_USER_MESSAGE
@@ -72,15 +73,8 @@ def job_apply_provider_event(*, event, source: str) -> Transition | None:
     if not transition.applied:
         Job.objects.filter(pk=job.id, provider_job_id=event.provider_job_id).update(**news)
     elif status == JobStatus.SAVING:
-        transaction.on_commit(lambda: _request_copy(job.id))
+        transaction.on_commit(lambda: job_request_copy(job_id=job.id))
     return transition
-
-
-def _request_copy(job_id) -> None:
-    """Ask a copier for the job's video; if Redis cannot take the request, end the job's copy
-    lease so that the reconciler's next pass asks again (not two minutes later)."""
-    if not request_mirror(job_id=job_id):
-        Job.objects.filter(pk=job_id, status=JobStatus.SAVING).update(lease_until=timezone.now())
 
 
 # A verified webhook for a provider job id we don't know (yet): its submission may still be

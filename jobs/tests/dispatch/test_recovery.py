@@ -115,6 +115,27 @@ def test_a_copy_request_redis_could_not_take_is_asked_for_again_on_the_next_pass
         str(job.id).encode()]
 
 
+def test_a_copy_the_reconciler_could_not_ask_for_is_asked_for_again_on_the_next_pass(
+        make_user, settings):
+    """The reconciler renews a job's copy lease and then asks for the copy. If Redis cannot
+    take that request, the lease it just renewed ends again, so the next pass retries instead
+    of leaving the job in `saving` for two more minutes."""
+    settings.TASKS_RUN_INLINE = False  # requests go to the copiers' list in Redis
+    recover_lost_mirrors(timezone.now())  # Redis has kept its data since the last pass
+    job = Job.objects.create(user=make_user(), style="cyberpunk-hero", status=JobStatus.SAVING,
+                             output_url="http://127.0.0.1:9/out.mp4",
+                             lease_until=timezone.now() - timedelta(seconds=1))
+    reachable = settings.REDIS_URL
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    assert recover_lost_mirrors(timezone.now()) == 0  # Redis took no request
+    settings.REDIS_URL = reachable
+    job.refresh_from_db()
+    assert job.status == JobStatus.SAVING and job.lease_until <= timezone.now()
+    assert recover_lost_mirrors(timezone.now()) == 1
+    assert dispatch_redis.client().lrange(dispatch_redis.key(MIRROR_LIST), 0, -1) == [
+        str(job.id).encode()]
+
+
 def test_a_wake_up_with_every_slot_taken_reads_no_database(
         engine, provider, make_user, make_jobs, django_assert_num_queries):
     """Each submission wakes the dispatcher; under a spike every slot is taken, and each pass
