@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
@@ -12,10 +13,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.exceptions import ApplicationError
+from common.group_commit import GroupCommit
 from jobs.dispatch import redis as dispatch_redis
 from jobs.dispatch.wakeup import request_dispatch, request_provider_cancel
 from jobs.line import line_key, next_round
-from jobs.models import TERMINAL_STATUSES, IdempotencyKey, Job, JobStatus, Selfie
+from jobs.models import TERMINAL_STATUSES, IdempotencyKey, Job, JobEvent, JobStatus, Selfie
 from jobs.selectors import (
     SubmitInputs,
     job_get_for_user,
@@ -23,7 +25,12 @@ from jobs.selectors import (
     submit_inputs,
     user_line_summary,
 )
-from jobs.services.transitions import job_record_created, job_transition
+from jobs.services.transitions import (
+    job_created_committed,
+    job_record_created,
+    job_transition,
+    jobs_record_created,
+)
 from jobs.stages import STAGE_TEXT
 from jobs.styles import STYLES, style_get
 
@@ -53,20 +60,38 @@ def job_enqueue(*, user, selfie: Selfie, style: str, users_last_round: int | Non
                 serving_round: int | None | object = _READ, retry_of: Job | None = None,
                 source: str = "api") -> Job:
     """Insert a queued job in its place in line, with its first event; wake the dispatcher
-    once committed. The reads happen before the write transaction, which stays two inserts."""
+    once committed. The reads happen before the write transaction, which stays two inserts:
+    outside a transaction, shared with the submissions that arrive meanwhile."""
     if users_last_round is None:
         users_last_round = user_line_summary(user=user)[1]
     if serving_round is _READ:
         serving_round = line_serving_round()
     round_ = next_round(users_last_round=users_last_round, serving_round=serving_round)
-    now = timezone.now()
-    with dispatch_redis.one_round_trip(), transaction.atomic():  # on-commit: one round trip
-        job = Job.objects.create(user=user, selfie=selfie, style=style, retry_of=retry_of,
-                                 status=JobStatus.QUEUED, stage=STAGE_TEXT[JobStatus.QUEUED],
-                                 line_key=line_key(round_=round_, at=now), last_seq=1)
-        job_record_created(job, source=source)
-        transaction.on_commit(functools.partial(request_dispatch, newcomer=True))
+    job = Job(user=user, selfie=selfie, style=style, retry_of=retry_of, status=JobStatus.QUEUED,
+              stage=STAGE_TEXT[JobStatus.QUEUED],
+              line_key=line_key(round_=round_, at=timezone.now()), last_seq=1)
+    if transaction.get_connection().in_atomic_block:  # the caller's transaction commits it
+        with dispatch_redis.one_round_trip(), transaction.atomic():  # on-commit: one round trip
+            job.save(force_insert=True)
+            job_record_created(job, source=source)
+            transaction.on_commit(functools.partial(request_dispatch, newcomer=True))
+        return job
+    event = _new_jobs.submit((job, source))
+    with dispatch_redis.one_round_trip():
+        job_created_committed(job, event)
+        request_dispatch(newcomer=True)
     return job
+
+
+def _insert_new_jobs(created: Sequence[tuple[Job, str]]) -> list[JobEvent]:
+    """New jobs and their first events, (job, source) each, in one transaction: two inserts."""
+    with transaction.atomic():
+        Job.objects.bulk_create([job for job, _ in created])
+        return jobs_record_created(created)
+
+
+# Submissions that arrive while others are being inserted go in together (common/group_commit.py).
+_new_jobs: GroupCommit[tuple[Job, str], JobEvent] = GroupCommit(_insert_new_jobs)
 
 
 def _validated_inputs(*, user, selfie_id, style: str) -> SubmitInputs:

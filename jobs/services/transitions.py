@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,10 +96,22 @@ def job_transition(*, job_id, status: str, source: str, stage: str | None = None
 def job_record_created(job: Job, *, source: str) -> JobEvent:
     """The first event of a new job (created with last_seq=1, queued); call inside the creating
     transaction."""
-    event = JobEvent.objects.create(job=job, seq=1, status=job.status, stage=job.stage,
-                                    progress=job.progress, source=source)
-    transaction.on_commit(lambda: _after_commit(job, event, left_line=None))
+    [event] = jobs_record_created([(job, source)])
+    transaction.on_commit(lambda: job_created_committed(job, event))
     return event
+
+
+def jobs_record_created(created: Sequence[tuple[Job, str]]) -> list[JobEvent]:
+    """The first events of new jobs, (job, source) each, in one insert. Inside the creating
+    transaction; once it has committed, call job_created_committed for each."""
+    return JobEvent.objects.bulk_create([
+        JobEvent(job=job, seq=1, status=job.status, stage=job.stage, progress=job.progress,
+                 source=source) for job, source in created])
+
+
+def job_created_committed(job: Job, event: JobEvent) -> None:
+    """What a new job's commit tells the line's index, the sockets and the hooks."""
+    _after_commit(job, event, left_line=None)
 
 
 def _allowed(job: Job, *, status, progress, stage, requeue, provider_job_id) -> bool:
