@@ -6,7 +6,7 @@ import pytest
 
 from common.group_commit import GroupCommit
 
-WAIT = 10  # seconds: a generous bound for a condition on a busy machine, never a pace
+WAIT = 10  # seconds: a bound for a condition on a busy machine, never a pace
 
 
 class Recorder:
@@ -42,19 +42,31 @@ def submit_in_threads(group, payloads):
         except Exception as error:  # noqa: BLE001 - the test compares errors
             outcomes[payload] = error
 
-    threads = [threading.Thread(target=run, args=(payload,), name=payload)
+    threads = [threading.Thread(target=run, args=(payload,), name=payload, daemon=True)
                for payload in payloads]
     for thread in threads:
         thread.start()
     return outcomes, threads
 
 
-def wait_until(condition):
+def arrive_during_the_first_batch(writer):
+    """"a" is written first and held; "b", "c" and "d" arrive meanwhile and wait; then the
+    first batch is let go. {payload: result or exception} when all are done."""
+    group = GroupCommit(writer)
+    outcomes, threads = submit_in_threads(group, ["a"])
+    assert writer.first_started.wait(WAIT)
+    later, later_threads = submit_in_threads(group, ["b", "c", "d"])
     for _ in range(WAIT * 100):
-        if condition():
-            return
+        if len(group._waiting) == 3:
+            break
         threading.Event().wait(0.01)
-    raise AssertionError("condition not met")
+    writer.release.set()
+    for thread in threads + later_threads:
+        thread.join(WAIT)
+    last, last_threads = submit_in_threads(group, ["e"])  # nobody is left writing
+    last_threads[0].join(WAIT)
+    assert last == {"e": "E"}
+    return {**outcomes, **later}
 
 
 def test_a_write_that_finds_nobody_writing_goes_at_once_alone():
@@ -67,36 +79,21 @@ def test_a_write_that_finds_nobody_writing_goes_at_once_alone():
 
 def test_writes_that_arrive_during_a_batch_go_together_in_the_next_written_by_one_of_them():
     writer = Recorder(hold_first=True)
-    group = GroupCommit(writer)
-    first, first_threads = submit_in_threads(group, ["a"])
-    assert writer.first_started.wait(WAIT)
-    later, later_threads = submit_in_threads(group, ["b", "c", "d"])
-    wait_until(lambda: len(group._waiting) == 3)
-    writer.release.set()
-    for thread in first_threads + later_threads:
-        thread.join(WAIT)
-    assert first == {"a": "A"} and later == {"b": "B", "c": "C", "d": "D"}
-    (batch_1, writer_1), (batch_2, writer_2) = writer.batches
+    outcomes = arrive_during_the_first_batch(writer)
+    assert outcomes == {"a": "A", "b": "B", "c": "C", "d": "D"}
+    (batch_1, writer_1), (batch_2, writer_2), _ = writer.batches
     assert batch_1 == ["a"] and writer_1 == "a"
     # The leader of the first batch does not write the next: the first who waited does.
     assert sorted(batch_2) == ["b", "c", "d"] and writer_2 == batch_2[0]
-    assert group.submit("e") == "E"  # nobody is left writing
 
 
 def test_one_bad_write_in_a_batch_fails_only_its_own_request():
     writer = Recorder(hold_first=True, bad="c")
-    group = GroupCommit(writer)
-    first, first_threads = submit_in_threads(group, ["a"])
-    assert writer.first_started.wait(WAIT)
-    later, later_threads = submit_in_threads(group, ["b", "c", "d"])
-    wait_until(lambda: len(group._waiting) == 3)
-    writer.release.set()
-    for thread in first_threads + later_threads:
-        thread.join(WAIT)
-    assert later["b"] == "B" and later["d"] == "D"
-    assert isinstance(later["c"], ValueError)
+    outcomes = arrive_during_the_first_batch(writer)
+    assert outcomes["b"] == "B" and outcomes["d"] == "D"
+    assert isinstance(outcomes["c"], ValueError)
     # The batch of three failed, then each was written alone.
-    assert sorted(tuple(payloads) for payloads, _ in writer.batches[2:]) == [
+    assert sorted(tuple(payloads) for payloads, _ in writer.batches[2:5]) == [
         ("b",), ("c",), ("d",)]
 
 

@@ -71,6 +71,15 @@ def test_a_redis_restart_does_not_let_the_dispatcher_oversubscribe(
     assert slots.in_use(provider="primary") == 2
 
 
+def assert_asked_again_on_the_next_pass(job) -> None:
+    """The job's copy lease has ended, and the next reconciler pass asks for the copy."""
+    job.refresh_from_db()
+    assert job.status == JobStatus.SAVING and job.lease_until <= timezone.now()
+    assert recover_lost_mirrors(timezone.now()) == 1
+    assert dispatch_redis.client().lrange(dispatch_redis.key(MIRROR_LIST), 0, -1) == [
+        str(job.id).encode()]
+
+
 def test_copies_asked_for_before_redis_lost_its_data_are_asked_for_again_at_once(
         make_user, settings):
     """A copy request waits in Redis until a copier takes it, so a Redis restart without
@@ -108,11 +117,7 @@ def test_a_copy_request_redis_could_not_take_is_asked_for_again_on_the_next_pass
         provider="primary", provider_job_id="p-9", event_id="p-9/done", status="succeeded",
         output_url="http://127.0.0.1:9/out.mp4"))
     settings.REDIS_URL = reachable
-    job.refresh_from_db()
-    assert job.status == JobStatus.SAVING and job.lease_until <= timezone.now()
-    assert recover_lost_mirrors(timezone.now()) == 1
-    assert dispatch_redis.client().lrange(dispatch_redis.key(MIRROR_LIST), 0, -1) == [
-        str(job.id).encode()]
+    assert_asked_again_on_the_next_pass(job)
 
 
 def test_a_copy_the_reconciler_could_not_ask_for_is_asked_for_again_on_the_next_pass(
@@ -129,11 +134,7 @@ def test_a_copy_the_reconciler_could_not_ask_for_is_asked_for_again_on_the_next_
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     assert recover_lost_mirrors(timezone.now()) == 0  # Redis took no request
     settings.REDIS_URL = reachable
-    job.refresh_from_db()
-    assert job.status == JobStatus.SAVING and job.lease_until <= timezone.now()
-    assert recover_lost_mirrors(timezone.now()) == 1
-    assert dispatch_redis.client().lrange(dispatch_redis.key(MIRROR_LIST), 0, -1) == [
-        str(job.id).encode()]
+    assert_asked_again_on_the_next_pass(job)
 
 
 def test_a_wake_up_with_every_slot_taken_reads_no_database(
