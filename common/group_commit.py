@@ -2,11 +2,12 @@
 
 On SQLite every write transaction holds one lock for the whole machine, and under a spike it
 was held more than half of the time, submissions being most of it; requests queued behind it
-in the seconds when many writers met (BENCHMARKS.md). On PostgreSQL most of a submission's
-database cost is per statement and per transaction, not per row. So a thread that finds a batch
-being written does not start a transaction of its own: it waits, and the first of the waiters
-writes everyone's in one transaction when the current batch is done. A write that finds nobody
-writing goes at once, so a quiet app pays nothing; the busier, the bigger the batches.
+in the seconds when many writers met (BENCHMARKS.md). Where writes run one at a time anyway, a
+thread that finds a batch being written loses nothing by not starting a transaction of its
+own: it waits, and the first of the waiters writes everyone's in one transaction when the
+current batch is done. A write that finds nobody writing goes at once, so a quiet app pays
+nothing; the busier, the bigger the batches. (Where transactions run side by side, as on
+PostgreSQL, this would make them wait for each other.)
 
 No thread of its own: the writing is done by a caller (the leader), who hands the next batch to
 the first thread that waited for it, so nobody writes the batches of those who came later.

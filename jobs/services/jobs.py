@@ -60,8 +60,8 @@ def job_enqueue(*, user, selfie: Selfie, style: str, users_last_round: int | Non
                 serving_round: int | None | object = _READ, retry_of: Job | None = None,
                 source: str = "api") -> Job:
     """Insert a queued job in its place in line, with its first event; wake the dispatcher
-    once committed. The reads happen before the write transaction, which stays two inserts:
-    outside a transaction, shared with the submissions that arrive meanwhile."""
+    once committed. The reads happen before the write transaction, which stays two inserts;
+    on SQLite, outside a transaction, shared with the submissions that arrive meanwhile."""
     if users_last_round is None:
         users_last_round = user_line_summary(user=user)[1]
     if serving_round is _READ:
@@ -70,7 +70,7 @@ def job_enqueue(*, user, selfie: Selfie, style: str, users_last_round: int | Non
     job = Job(user=user, selfie=selfie, style=style, retry_of=retry_of, status=JobStatus.QUEUED,
               stage=STAGE_TEXT[JobStatus.QUEUED],
               line_key=line_key(round_=round_, at=timezone.now()), last_seq=1)
-    if transaction.get_connection().in_atomic_block:  # the caller's transaction commits it
+    if transaction.get_connection().in_atomic_block or not _one_writer_at_a_time():
         with dispatch_redis.one_round_trip(), transaction.atomic():  # on-commit: one round trip
             job.save(force_insert=True)
             job_record_created(job, source=source)
@@ -92,6 +92,13 @@ def _insert_new_jobs(created: Sequence[tuple[Job, str]]) -> list[JobEvent]:
 
 # Submissions that arrive while others are being inserted go in together (common/group_commit.py).
 _new_jobs: GroupCommit[tuple[Job, str], JobEvent] = GroupCommit(_insert_new_jobs)
+
+
+def _one_writer_at_a_time() -> bool:
+    """SQLite runs one write transaction at a time, machine-wide: a submission that waits for
+    another's insert loses nothing and shares the next one. PostgreSQL runs them side by side;
+    there, sharing made a spike on the production topology worse (BENCHMARKS.md)."""
+    return transaction.get_connection().vendor == "sqlite"
 
 
 def _validated_inputs(*, user, selfie_id, style: str) -> SubmitInputs:
