@@ -70,11 +70,17 @@ def test_submissions_that_arrive_during_an_insert_share_the_next_one(make_selfie
     assert dispatch_redis.client().llen(dispatch_redis.key(WAKE_LIST)) >= 1  # woken once done
 
 
-def test_a_submission_inside_a_transaction_is_undone_with_it(user, selfie):
-    """Inside the caller's transaction a job is not shared with other submissions: it commits,
-    or is rolled back, with the caller's work."""
+def test_a_submission_inside_a_transaction_is_undone_with_it(user, selfie, monkeypatch):
+    """Inside the caller's transaction a job is not handed to the shared insert: that insert
+    would run on the caller's connection, so other callers' jobs would commit or roll back
+    with this caller's work. It commits, or is rolled back, with the caller's work alone."""
+    shared: list[int] = []
+    insert = job_services._new_jobs._write
+    monkeypatch.setattr(job_services._new_jobs, "_write",
+                        lambda created: shared.append(len(created)) or insert(created))
     with pytest.raises(RuntimeError), transaction.atomic():
         job_enqueue(user=user, selfie=selfie, style=STYLE)
         raise RuntimeError("the caller's work failed")
     assert not Job.objects.filter(user=user).exists()
+    assert shared == []
     assert job_services._new_jobs._waiting == []
