@@ -64,10 +64,11 @@ async def measure(target, sampler, args) -> dict:
 
     async with load.session(args.connections, 30) as http:
         async def phase(name: str, make_request, ok: str, on_outcome=None) -> None:
-            start = sampler.now() - sampler_zero
+            start = sampler.now()
             outcomes, elapsed = await load.closed_loop(http, args.connections, args.seconds,
                                                        make_request, on_outcome)
-            marks[name] = (start, sampler.now() - sampler_zero)
+            end = sampler.now()
+            marks[name] = (start - sampler_zero, end - sampler_zero)
             codes = Counter(o.code for o in outcomes)
             phases[name] = {
                 "requests": len(outcomes), "ok": codes.get(ok, 0), "elapsed_s": round(elapsed, 2),
@@ -75,6 +76,7 @@ async def measure(target, sampler, args) -> dict:
                 "ok_per_s": round(codes.get(ok, 0) / elapsed, 1),
                 "latency": report.latency_summary([o.latency for o in outcomes]),
                 "codes": dict(codes),
+                "cpu": phase_cpu(sampler.cpu_between(start, end), codes.get(ok, 0) / elapsed),
             }
             print(f"{NAME}: {name}: {phases[name]['ok_per_s']} ok/s "
                   f"(p99 {report.fmt_ms(phases[name]['latency']['p99_ms'])}, codes {dict(codes)})",
@@ -150,23 +152,39 @@ async def measure(target, sampler, args) -> dict:
     return result
 
 
+def phase_cpu(cpu: dict, ok_per_s: float) -> dict:
+    """A phase's CPU: the machine's, each role's, and the web processes' per successful request
+    (ms of CPU), which says whether the phase ran out of cores or waited on something else."""
+    web = cpu["roles_pct"].get("web")
+    return {**cpu, "web_ms_per_ok": round(10 * web / ok_per_s, 2) if web and ok_per_s else None}
+
+
 def print_report(result: dict) -> None:
     rows = []
     for name, info in result["phases"].items():
         goal = TARGETS.get(name)
+        cpu = info["cpu"]
         rows.append((name, info["requests"], info["ok_per_s"], info["ratio_to_healthz"],
                      f"≥ {goal}" if goal else "", report.fmt_ms(info["latency"]["p50_ms"]),
                      report.fmt_ms(info["latency"]["p99_ms"]),
+                     _percent(cpu["machine_pct"]), _percent(cpu["roles_pct"].get("web")),
+                     cpu["web_ms_per_ok"] if cpu["web_ms_per_ok"] is not None else "-",
                      ", ".join(f"{k}: {v}" for k, v in sorted(info["codes"].items()))))
     params = result["params"]
     report.print_table(f"{NAME}: {params['connections']} connections × {params['seconds']:g} s "
                        f"per endpoint", rows,
                        ("endpoint", "requests", "ok/s", "× healthz", "goal", "p50", "p99",
-                        "codes"))
+                        "machine CPU", "web CPU", "web ms/ok", "codes"))
+    print(f"machine CPU: % of all {result['machine_cpu']['cpus']} cores; web CPU: % of one core "
+          "(the web processes together); web ms/ok: their CPU per successful request")
     print(f"status ids: {result['status_job_ids']}; "
           f"webhook ids: {result['webhook_prediction_ids']}")
     report.print_table(f"{NAME}: processes", report.role_rows(result["processes"]),
                        report.ROLE_HEADERS)
+
+
+def _percent(value) -> str:
+    return "-" if value is None else f"{value:g} %"
 
 
 def plot(result: dict, args):

@@ -231,7 +231,25 @@ class ProcessSampler:
                         for role in roles},
         }
 
+    def cpu_between(self, start: float, end: float) -> dict:
+        """Mean CPU between two of the sampler's times: see mean_cpu_between."""
+        return mean_cpu_between(self.samples, start, end)
+
     def role_rss(self, roles: tuple[str, ...]) -> int:
         """Current RSS in bytes of the given roles (a fresh sample)."""
         sample = self.sample()
         return sum(sample.rss.get(role, 0) for role in roles)
+
+
+def mean_cpu_between(samples: list[Sample], start: float, end: float) -> dict:
+    """Mean CPU of the machine (% of all cores) and of each role (% of one core) from `start` to
+    `end`, over the samples taken in between: does a phase run out of cores, or wait on
+    something else? The first sample after `start` is left out, as most of the interval it
+    covers lies before it."""
+    inside = [s for s in samples if start < s.t <= end][1:]
+    if not inside:
+        return {"machine_pct": None, "roles_pct": {}}
+    roles = sorted({role for s in inside for role in s.cpu})
+    return {"machine_pct": round(sum(s.machine_cpu for s in inside) / len(inside), 1),
+            "roles_pct": {role: round(sum(s.cpu.get(role, 0.0) for s in inside) / len(inside), 1)
+                          for role in roles}}

@@ -1,11 +1,12 @@
-"""The benchmark's pure helpers: the stack's env file, process roles, percentiles, peaks."""
+"""The benchmark's pure helpers: the stack's env file, process roles, percentiles, peaks, CPU."""
 
 from __future__ import annotations
 
 import psutil
 
+from bench.ceiling import phase_cpu
 from bench.load import parse_time
-from bench.metrics import role_of
+from bench.metrics import Sample, mean_cpu_between, role_of
 from bench.report import machine, percentile, thin
 from bench.target import clean_environment, parse_env_file
 from bench.uploads import memory_after, memory_before
@@ -50,6 +51,31 @@ def test_percentiles_are_nearest_rank():
     assert percentile(values, 99) == 99
     assert percentile(values, 100) == 100
     assert percentile([], 99) is None
+
+
+def _sample(t: float, machine_cpu: float, **cpu: float) -> Sample:
+    return Sample(t=t, rss={}, max_rss={}, cpu=cpu, processes={}, machine_cpu=machine_cpu)
+
+
+def test_a_phases_cpu_is_the_mean_of_the_samples_inside_it():
+    """Samples before, at and after the phase are left out, and so is the first one inside it
+    (its interval began before the phase); a role missing from a sample counts as idle."""
+    samples = [_sample(0.5, 90, web=180), _sample(1.0, 99, web=199),  # before, at the start
+               _sample(1.5, 10, web=5),  # the first inside: half before the start
+               _sample(2.0, 80, web=150, client=10), _sample(2.5, 60, web=110),
+               _sample(3.0, 70, web=130, client=20),  # at the end
+               _sample(3.5, 1, web=1)]  # after
+    cpu = mean_cpu_between(samples, 1.0, 3.0)
+    assert cpu == {"machine_pct": 70.0, "roles_pct": {"client": 10.0, "web": 130.0}}
+    assert mean_cpu_between(samples, 10.0, 20.0) == {"machine_pct": None, "roles_pct": {}}
+
+
+def test_a_phases_web_cpu_per_request_is_in_milliseconds():
+    """130 % of one core for 260 requests a second: 5 ms of CPU each; none without either."""
+    cpu = {"machine_pct": 70.0, "roles_pct": {"web": 130.0}}
+    assert phase_cpu(cpu, 260.0)["web_ms_per_ok"] == 5.0
+    assert phase_cpu(cpu, 0.0)["web_ms_per_ok"] is None
+    assert phase_cpu({"machine_pct": None, "roles_pct": {}}, 260.0)["web_ms_per_ok"] is None
 
 
 def test_thin_keeps_at_most_the_limit():
