@@ -152,6 +152,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1, "max_size": env.int("DB_POOL_SIZE", default=10), "timeout": 30}
+    if env.bool("DB_PREPARED_STATEMENTS", default=True):
+        # Parameters sent apart from the query, and a query run five times on a connection
+        # prepared there: PostgreSQL stops parsing and planning it again (its CPU per
+        # submission and status read down ~25-30 %, BENCHMARKS.md). Off (Django's client-side
+        # binding) behind a pooler in transaction mode, which cannot keep prepared statements.
+        DATABASES["default"]["OPTIONS"].update(server_side_binding=True, prepare_threshold=5)
     # The same backend, with queries counted and timed for /metrics.
     DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

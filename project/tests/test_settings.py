@@ -1,5 +1,6 @@
 """Settings come from the environment; production refuses unsafe defaults."""
 
+import json
 import os
 import subprocess
 import sys
@@ -9,18 +10,20 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from accounts.models import User
 from launcher.embedded import BASE_DIR
 
 
-def _load_settings(**env):
+def _load_settings(show: str = "settings.DEBUG", **env):
     environment = {key: value for key, value in os.environ.items()
-                   if key not in ("SECRET_KEY", "SURGE_ENV", "DEBUG", "DEMO")}
+                   if key not in ("SECRET_KEY", "SURGE_ENV", "DEBUG", "DEMO",
+                                  "DB_PREPARED_STATEMENTS")}
     environment.update(env)
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); from django.conf import settings;"
-                               " print(settings.DEBUG)"],
+                               f" print({show})"],
         env={**environment, "DJANGO_SETTINGS_MODULE": "project.settings"}, cwd=BASE_DIR,
         capture_output=True, text=True, timeout=60)
 
@@ -73,3 +76,37 @@ def test_default_storage_is_s3():
     finally:
         default_storage.delete(name)
     assert not default_storage.exists(name)
+
+
+def _postgresql_options(**env) -> dict:
+    result = _load_settings(
+        "__import__('json').dumps(settings.DATABASES['default']['OPTIONS'])",
+        DATABASE_URL="postgres://surge@127.0.0.1:5432/surge", **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_postgresql_binds_parameters_on_the_server_and_prepares_repeated_queries():
+    options = _postgresql_options()
+    assert options["server_side_binding"] is True
+    assert options["prepare_threshold"] == 5
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler_in_transaction_mode():
+    options = _postgresql_options(DB_PREPARED_STATEMENTS="0")
+    assert "server_side_binding" not in options
+    assert "prepare_threshold" not in options
+    assert options["pool"]["max_size"] == 10
+
+
+@pytest.mark.django_db
+def test_a_query_run_again_and_again_is_prepared_on_postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's prepared statements")
+    for _ in range(6):
+        list(User.objects.filter(email="nobody@surge.local").values_list("id", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+    assert any('FROM "accounts_user"' in statement and "$1" in statement
+               for statement in prepared), prepared
