@@ -60,6 +60,9 @@ def arrive_during_the_first_batch(writer):
         if len(group._waiting) == 3:
             break
         threading.Event().wait(0.01)
+    else:
+        writer.release.set()
+        raise AssertionError("b, c and d never waited for the first batch")
     writer.release.set()
     for thread in threads + later_threads:
         thread.join(WAIT)
