@@ -1,6 +1,6 @@
 """ASGI entry point: HTTP through Django's WSGI handler on a bounded thread pool, WebSockets
 through Channels, both on one event loop (see common/wsgi_threads.py for why not Django's
-ASGI handler)."""
+ASGI handler); the common submission before them all (jobs/apis/intake.py)."""
 
 import os
 
@@ -17,6 +17,7 @@ from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from common.gc_tuning import freeze_startup_objects  # noqa: E402
 from common.wsgi_threads import ThreadPoolWsgi  # noqa: E402
 from jobs import s3  # noqa: E402
+from jobs.apis.intake import SubmissionIntake  # noqa: E402
 from jobs.ops.counters import count_request_shed  # noqa: E402
 from jobs.presenter import warm_up_urls  # noqa: E402
 from notifications.sockets.auth import OriginGuard, TokenAuthMiddlewareStack  # noqa: E402
@@ -25,13 +26,15 @@ from project.urls import WEBHOOKS_PREFIX  # noqa: E402
 from project.views import busy_page  # noqa: E402
 from providers.webhooks import jwks  # noqa: E402
 
+django_http = ThreadPoolWsgi(WSGIHandler(), threads=settings.WEB_THREADS,
+                             read_threads=settings.WEB_READ_THREADS,
+                             lanes={f"/{WEBHOOKS_PREFIX}": settings.WEB_WEBHOOK_THREADS},
+                             max_body_bytes=settings.MAX_REQUEST_BODY_BYTES,
+                             queue_timeout=settings.WEB_QUEUE_TIMEOUT, busy_page=busy_page,
+                             on_shed=count_request_shed)
 application = ProtocolTypeRouter({
-    "http": ThreadPoolWsgi(WSGIHandler(), threads=settings.WEB_THREADS,
-                           read_threads=settings.WEB_READ_THREADS,
-                           lanes={f"/{WEBHOOKS_PREFIX}": settings.WEB_WEBHOOK_THREADS},
-                           max_body_bytes=settings.MAX_REQUEST_BODY_BYTES,
-                           queue_timeout=settings.WEB_QUEUE_TIMEOUT, busy_page=busy_page,
-                           on_shed=count_request_shed),
+    "http": (SubmissionIntake(django_http, shedder=django_http.shedder)
+             if settings.SUBMISSION_INTAKE else django_http),
     # Session (same-origin browsers) or DRF token (mobile apps); see notifications/sockets/auth.py.
     "websocket": OriginGuard(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
 })

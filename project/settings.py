@@ -120,6 +120,9 @@ WEB_WEBHOOK_THREADS = env.int("WEB_WEBHOOK_THREADS", default=2)
 WEB_QUEUE_TIMEOUT = env.float("WEB_QUEUE_TIMEOUT", default=10.0)
 if WEB_QUEUE_TIMEOUT < 0:
     raise ImproperlyConfigured("WEB_QUEUE_TIMEOUT must be 0 (no limit) or a number of seconds")
+# The common submission (API token, selfie and style) answered from the event loop and written
+# in batches by one thread per process (jobs/apis/intake.py); 0: every one through the view.
+SUBMISSION_INTAKE = env.bool("SUBMISSION_INTAKE", default=True)
 ASGI_APPLICATION = "project.asgi.application"
 WSGI_APPLICATION = None
 

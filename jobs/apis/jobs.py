@@ -88,9 +88,14 @@ class JobAcceptedSerializer(serializers.Serializer):
     page_url = serializers.URLField(help_text="The job's page in the browser.")
 
 
+def request_origin(request) -> str:
+    """"https://host" as the client called it: the origin of the URLs in an API answer."""
+    return request.build_absolute_uri("/").rstrip("/")
+
+
 def job_bodies(request, jobs: list[Job], *, new: bool = False) -> list[JobState]:
     """The presenter's states of these jobs, with URLs on the origin the client called."""
-    return job_states(jobs, origin=request.build_absolute_uri("/").rstrip("/"), new=new)
+    return job_states(jobs, origin=request_origin(request), new=new)
 
 
 def job_location(job: Job) -> str:

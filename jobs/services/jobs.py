@@ -6,6 +6,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -16,7 +17,7 @@ from common.exceptions import ApplicationError
 from common.group_commit import GroupCommit
 from jobs.dispatch import redis as dispatch_redis
 from jobs.dispatch.wakeup import request_dispatch, request_provider_cancel
-from jobs.line import line_key, next_round
+from jobs.line import line_key, next_round, round_of
 from jobs.models import TERMINAL_STATUSES, IdempotencyKey, Job, JobEvent, JobStatus, Selfie
 from jobs.selectors import (
     SubmitInputs,
@@ -66,10 +67,9 @@ def job_enqueue(*, user, selfie: Selfie, style: str, users_last_round: int | Non
         users_last_round = user_line_summary(user=user)[1]
     if serving_round is _READ:
         serving_round = line_serving_round()
-    round_ = next_round(users_last_round=users_last_round, serving_round=serving_round)
-    job = Job(user=user, selfie=selfie, style=style, retry_of=retry_of, status=JobStatus.QUEUED,
-              stage=STAGE_TEXT[JobStatus.QUEUED],
-              line_key=line_key(round_=round_, at=timezone.now()), last_seq=1)
+    job = _new_job(user=user, selfie=selfie, style=style, retry_of=retry_of,
+                   round_=next_round(users_last_round=users_last_round,
+                                     serving_round=serving_round))
     if transaction.get_connection().in_atomic_block or not _one_writer_at_a_time():
         with dispatch_redis.one_round_trip(), transaction.atomic():  # on-commit: one round trip
             job.save(force_insert=True)
@@ -81,6 +81,57 @@ def job_enqueue(*, user, selfie: Selfie, style: str, users_last_round: int | Non
         job_created_committed(job, event)
         request_dispatch(newcomer=True)
     return job
+
+
+def _new_job(*, user, selfie: Selfie, style: str, round_: int, retry_of: Job | None = None
+             ) -> Job:
+    return Job(user=user, selfie=selfie, style=style, retry_of=retry_of, status=JobStatus.QUEUED,
+               stage=STAGE_TEXT[JobStatus.QUEUED],
+               line_key=line_key(round_=round_, at=timezone.now()), last_seq=1)
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """One submission of many (jobs_create): what job_create takes without an Idempotency-Key."""
+
+    user: object
+    selfie_id: object
+    style: str
+
+
+def jobs_create(requests: Sequence[JobRequest], *, source: str = "api"
+                ) -> list[Job | ApplicationError]:
+    """Queue many submissions at once, each checked as job_create checks one: a refused one gets
+    its ApplicationError in its place and the others go on. The accepted are inserted in one
+    transaction (two inserts) and tell Redis in one round trip. A user's submissions within
+    the call count against their quota and take their places in line one after the other, as
+    if sent one by one. Raises if the insert fails: then nothing was written."""
+    results: list[Job | ApplicationError] = []
+    created: list[tuple[Job, str]] = []
+    accepted: dict[object, list[Job]] = {}
+    for request in requests:
+        earlier = accepted.setdefault(request.user.pk, [])
+        try:
+            inputs = _validated_inputs(user=request.user, selfie_id=request.selfie_id,
+                                       style=request.style, already_accepted=len(earlier))
+        except ApplicationError as error:
+            results.append(error)
+            continue
+        users_last_round = max([inputs.users_last_round,
+                                *(round_of(job.line_key) for job in earlier)])
+        job = _new_job(user=request.user, selfie=inputs.selfie, style=request.style,
+                       round_=next_round(users_last_round=users_last_round,
+                                         serving_round=inputs.serving_round))
+        earlier.append(job)
+        created.append((job, source))
+        results.append(job)
+    if created:
+        events = _insert_new_jobs(created)
+        with dispatch_redis.one_round_trip():
+            for (job, _), event in zip(created, events, strict=True):
+                job_created_committed(job, event)
+            request_dispatch(newcomer=True)
+    return results
 
 
 def _insert_new_jobs(created: Sequence[tuple[Job, str]]) -> list[JobEvent]:
@@ -101,8 +152,10 @@ def _one_writer_at_a_time() -> bool:
     return transaction.get_connection().vendor == "sqlite"
 
 
-def _validated_inputs(*, user, selfie_id, style: str) -> SubmitInputs:
-    """The submission's reads (one query), or a 400 that says what to fix, or the quota's 429."""
+def _validated_inputs(*, user, selfie_id, style: str, already_accepted: int = 0
+                      ) -> SubmitInputs:
+    """The submission's reads (one query), or a 400 that says what to fix, or the quota's 429
+    (counting `already_accepted` jobs of this user not yet written)."""
     if style_get(style) is None:
         raise ApplicationError(
             f"Unknown style {style!r}. Pick one of: {', '.join(sorted(STYLES))}.",
@@ -111,7 +164,7 @@ def _validated_inputs(*, user, selfie_id, style: str) -> SubmitInputs:
     if inputs is None:
         raise ApplicationError("No selfie with this id. Upload a selfie first.",
                                extra={"selfie_id": ["No selfie with this id."]})
-    _refuse_over_quota(inputs.active_jobs)
+    _refuse_over_quota(inputs.active_jobs + already_accepted)
     return inputs
 
 

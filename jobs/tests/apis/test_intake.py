@@ -1,0 +1,257 @@
+"""jobs/apis/intake.py: the common submission answered by the intake exactly as the view would
+answer it, written in batches; everything else passed to the view unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import uuid
+
+import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django_prometheus.middleware import Metrics
+from knox.models import AuthToken
+
+from accounts.models import User
+from common.wsgi_threads import ThreadPoolWsgi
+from jobs.apis import intake
+from jobs.apis.intake import SubmissionIntake
+from jobs.models import Job
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the writer thread sees the test's rows
+STYLE = "cyberpunk-hero"
+PER_REQUEST = {"location", "content-length", "x-request-id"}  # the server adds Date
+
+
+@pytest.fixture
+def apps():
+    """(the intake in front of the thread pool, the thread pool alone: the view's answers)."""
+    pool = ThreadPoolWsgi(WSGIHandler(), threads=2, read_threads=1, max_body_bytes=1 << 20)
+    front = SubmissionIntake(pool, shedder=pool.shedder)
+    yield front, pool
+    front.close()
+
+
+@pytest.fixture
+def client(make_selfie):
+    """A user with an API token and a selfie."""
+    def make(**extra):
+        user = User.objects.create_user(f"{uuid.uuid4().hex[:10]}@example.com", "x-Strong-Pass-99",
+                                        **extra)
+        return {"user": user, "token": AuthToken.objects.create(user)[1],
+                "selfie_id": str(make_selfie(user).id)}
+    return make
+
+
+def request(who, *, body=None, headers=(), path="/api/v1/jobs/", query=b""):
+    payload = json.dumps({"selfie_id": who["selfie_id"], "style": STYLE} if body is None
+                         else body).encode()
+    return {"path": path, "query": query, "body": payload,
+            "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"),
+                        (b"content-length", str(len(payload)).encode()),
+                        (b"authorization", f"Token {who['token']}".encode()), *headers]}
+
+
+async def send(app, req, *, client_leaves: asyncio.Event | None = None):
+    """One request; its client stays until answered unless `client_leaves` is set."""
+    sent, chunks = [], [{"type": "http.request", "body": req["body"]}]
+
+    async def receive():
+        if chunks:
+            return chunks.pop(0)
+        await (client_leaves or asyncio.Event()).wait()
+        return {"type": "http.disconnect"}
+
+    async def record(message):
+        sent.append(message)
+    scope = {"type": "http", "method": "POST", "path": req["path"], "query_string": req["query"],
+             "http_version": "1.1", "headers": req["headers"], "server": ("testserver", 80),
+             "scheme": "http"}
+    await app(scope, receive, record)
+    if not sent:
+        return None
+    headers = {name.decode(): value.decode() for name, value in sent[0]["headers"]}
+    return sent[0]["status"], headers, b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def one(app, req):
+    return asyncio.run(send(app, req))
+
+
+@pytest.fixture
+def taken(monkeypatch):
+    """The sizes of the batches the intake wrote."""
+    sizes = []
+    create = intake.jobs_create
+
+    def counting(requests):
+        sizes.append(len(requests))
+        return create(requests)
+    monkeypatch.setattr(intake, "jobs_create", counting)
+    return sizes
+
+
+def csp(headers: dict) -> set[str]:
+    return {part.strip() for part in headers.pop("content-security-policy").split(";")}
+
+
+def test_a_common_submission_is_answered_as_the_view_answers_it(apps, client, taken):
+    front, view = apps
+    who = client()
+
+    status, headers, body = one(front, request(who))
+    view_status, view_headers, view_body = one(view, request(who))
+
+    assert taken == [1], "the intake did not take it"
+    assert status == view_status == 202
+    assert csp(headers) == csp(view_headers)
+    assert {k: v for k, v in headers.items() if k not in PER_REQUEST} == \
+        {k: v for k, v in view_headers.items() if k not in PER_REQUEST}
+    assert PER_REQUEST <= headers.keys()
+    job = json.loads(body)
+    assert headers["location"] == f"/api/v1/jobs/{job['id']}/"
+    assert job.keys() == json.loads(view_body).keys()
+    assert job["status"] == "queued" and job["queue_position"] == 0
+    assert job["status_url"] == f"http://testserver/api/v1/jobs/{job['id']}/"
+    assert Job.objects.get(id=job["id"]).user == who["user"]
+
+
+def test_the_request_id_is_kept_and_the_request_counted(apps, client, taken):
+    front, _ = apps
+    counted = Metrics.get_instance().responses_by_status_view_method.labels(
+        status="202", view="api-jobs", method="POST")
+    before = counted._value.get()
+
+    _, headers, _ = one(front, request(client(), headers=[(b"x-request-id", b"phone-1234567")]))
+
+    assert headers["x-request-id"] == "phone-1234567"
+    assert counted._value.get() == before + 1
+
+
+def test_submissions_that_arrive_while_a_batch_is_written_share_the_next(apps, client,
+                                                                        monkeypatch):
+    front, _ = apps
+    people = [client() for _ in range(5)]
+    create, sizes = intake.jobs_create, []
+    writing, release = threading.Event(), threading.Event()
+
+    def held(requests):
+        sizes.append(len(requests))
+        if len(sizes) == 1:
+            writing.set()
+            assert release.wait(30)
+        return create(requests)
+    monkeypatch.setattr(intake, "jobs_create", held)
+
+    async def scenario():
+        first = asyncio.ensure_future(send(front, request(people[0])))
+        while not writing.is_set():  # the writer is inside the first batch
+            await asyncio.sleep(0.01)
+        rest = [asyncio.ensure_future(send(front, request(who))) for who in people[1:]]
+        while front.writer.queue.qsize() < 4:
+            await asyncio.sleep(0.01)
+        release.set()
+        return await asyncio.gather(first, *rest)
+    answers = asyncio.run(scenario())
+
+    assert sizes == [1, 4]
+    assert [status for status, _, _ in answers] == [202] * 5
+    ids = {json.loads(body)["id"] for _, _, body in answers}
+    assert set(map(str, Job.objects.values_list("id", flat=True))) == ids
+
+
+@pytest.mark.parametrize("case", [
+    "idempotency-key", "extra-field", "unknown-style", "not-a-uuid", "someone-elses-selfie",
+    "bad-token", "html-wanted", "query-string", "over-quota", "inactive-user", "form-body"])
+def test_what_the_intake_does_not_take_gets_the_views_answer(apps, client, case, settings):
+    front, view = apps
+    who, other = client(is_active=case != "inactive-user"), client()
+    body, headers, query = None, [], b""
+    if case == "idempotency-key":
+        headers = [(b"idempotency-key", uuid.uuid4().hex.encode())]
+    elif case == "extra-field":
+        body = {"selfie_id": who["selfie_id"], "style": STYLE, "note": "hi"}
+    elif case == "unknown-style":
+        body = {"selfie_id": who["selfie_id"], "style": "sepia"}
+    elif case == "not-a-uuid":
+        body = {"selfie_id": "42", "style": STYLE}
+    elif case == "someone-elses-selfie":
+        body = {"selfie_id": other["selfie_id"], "style": STYLE}
+    elif case == "bad-token":
+        who = {**who, "token": "nope" * 10}
+    elif case == "html-wanted":
+        headers = [(b"accept", b"text/html")]
+    elif case == "query-string":
+        query = b"format=json"
+    elif case == "over-quota":
+        settings.MAX_ACTIVE_JOBS_PER_USER = 0
+    req = request(who, body=body, headers=headers, query=query)
+    if case == "form-body":
+        req["headers"][1] = (b"content-type", b"application/x-www-form-urlencoded")
+
+    status, _, answer = one(front, req)
+    jobs_after_front = Job.objects.count()
+    view_status, _, view_answer = one(view, req)
+
+    if case == "idempotency-key":  # a replay: the same job twice
+        assert status == view_status == 202 and answer == view_answer
+        return
+    if case in ("extra-field", "html-wanted", "query-string"):  # taken by the view
+        assert status == view_status == 202 and jobs_after_front == 1
+        return
+    assert status == view_status != 202
+    assert answer == view_answer
+    assert not Job.objects.exists()
+
+
+def test_a_batch_the_writer_cannot_write_goes_to_the_view(apps, client, monkeypatch):
+    front, _ = apps
+
+    def failing(requests):
+        raise RuntimeError("the database went away")
+    monkeypatch.setattr(intake, "jobs_create", failing)
+
+    status, _, body = one(front, request(client()))
+
+    assert status == 202
+    assert Job.objects.filter(id=json.loads(body)["id"]).exists()
+
+
+def test_a_client_that_left_while_its_submission_waited_gets_no_job(apps, client, monkeypatch):
+    front, _ = apps
+    first, gone = client(), client()
+    create, writing, release = intake.jobs_create, threading.Event(), threading.Event()
+    told = threading.Event()  # the server has told the waiting submission its client left
+    on_receive = intake._Submission.on_receive
+
+    def observed(submission, watcher):
+        on_receive(submission, watcher)
+        if submission.abandoned:
+            told.set()
+    monkeypatch.setattr(intake._Submission, "on_receive", observed)
+
+    def held(requests):
+        if not writing.is_set():
+            writing.set()
+            assert release.wait(30)
+        return create(requests)
+    monkeypatch.setattr(intake, "jobs_create", held)
+
+    async def scenario():
+        answered = asyncio.ensure_future(send(front, request(first)))
+        while not writing.is_set():
+            await asyncio.sleep(0.01)
+        leaves = asyncio.Event()
+        left = asyncio.ensure_future(send(front, request(gone), client_leaves=leaves))
+        while front.writer.queue.qsize() < 1:
+            await asyncio.sleep(0.01)
+        leaves.set()
+        while not told.is_set():
+            await asyncio.sleep(0.01)
+        release.set()
+        return await answered, await left
+    answered, left = asyncio.run(scenario())
+
+    assert answered[0] == 202 and left is None
+    assert list(Job.objects.values_list("user", flat=True)) == [first["user"].pk]
