@@ -52,18 +52,29 @@ class LiveApp:
         env.update(extra_env or {})
         self.env = env
         try:
-            self._start("web", [sys.executable, "-m", "launcher.web", "--bind", "127.0.0.1",
-                                "--port", str(self.port)])
+            self._start("web", self._web_argv())
             if full:
                 self._start("worker", [sys.executable, "manage.py", "qcluster"])
                 self._start("dispatcher", [sys.executable, "manage.py", "dispatcher"])
-            wait_for_tcp(self.port, timeout=60)
-        except TimeoutError:
-            self.stop()
-            raise RuntimeError(f"web did not start:\n{self.log('web')}") from None
+            self._wait_for_web()
         except BaseException:
             self.stop()  # no fixture will: the caller never got this object
             raise
+
+    def _web_argv(self) -> list[str]:
+        return [sys.executable, "-m", "launcher.web", "--bind", "127.0.0.1",
+                "--port", str(self.port)]
+
+    def _wait_for_web(self) -> None:
+        try:
+            wait_for_tcp(self.port, timeout=60)
+        except TimeoutError:
+            raise RuntimeError(f"web did not start:\n{self.log('web')}") from None
+
+    def start_web(self) -> None:
+        """(Re)start the web server on the same port, e.g. after a test killed it."""
+        self._start("web", self._web_argv())
+        self._wait_for_web()
 
     def _start(self, name: str, argv: list[str]) -> None:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115
