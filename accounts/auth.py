@@ -35,7 +35,33 @@ class TokenAuthentication(knox_auth.TokenAuthentication):
 
     def authenticate_credentials(self, token):
         token = token.decode("utf-8")
-        for auth_token in _tokens_with_key(token_key=token[:CONSTANTS.TOKEN_KEY_LENGTH]):
+        return self._match(token, _tokens_with_key(token_key=token[:CONSTANTS.TOKEN_KEY_LENGTH]))
+
+    def authenticate_many(self, tokens: list[bytes]) -> list[tuple | None]:
+        """authenticate_credentials of many tokens with one query: (user, token) for each
+        that is valid, None for the others."""
+        texts = []
+        for token in tokens:
+            try:
+                texts.append(token.decode("utf-8"))
+            except UnicodeDecodeError:
+                texts.append(None)
+        candidates: dict[str, list] = {}
+        keys = {text[:CONSTANTS.TOKEN_KEY_LENGTH] for text in texts if text is not None}
+        for auth_token in get_token_model().objects.filter(token_key__in=keys) \
+                .select_related("user"):
+            candidates.setdefault(auth_token.token_key, []).append(auth_token)
+        results = []
+        for text in texts:
+            try:
+                results.append(None if text is None else self._match(
+                    text, candidates.get(text[:CONSTANTS.TOKEN_KEY_LENGTH], [])))
+            except AuthenticationFailed:
+                results.append(None)
+        return results
+
+    def _match(self, token: str, candidates) -> tuple:
+        for auth_token in candidates:
             if self._cleanup_token(auth_token):
                 continue
             try:

@@ -151,31 +151,43 @@ def submit_inputs(*, user, selfie_id) -> SubmitInputs | None:
     """The user's selfie, their quota count and latest round, and the line's serving round, in
     one indexed query (four ORM queries cost a submission more to build than to run); None when
     the selfie is not theirs."""
-    try:
-        selfie_pk = Selfie._meta.pk.to_python(selfie_id)
-    except ValidationError:
-        return None
+    return submit_inputs_many([(user, selfie_id)])[0]
+
+
+def submit_inputs_many(submissions: list[tuple[object, object]]) -> list[SubmitInputs | None]:
+    """submit_inputs of many (user, selfie id) pairs in one query, in their order."""
+    wanted = []
+    for user, selfie_id in submissions:
+        try:
+            wanted.append((user.pk, Selfie._meta.pk.to_python(selfie_id)))
+        except ValidationError:
+            wanted.append(None)
+    ids = {pair[1] for pair in wanted if pair is not None}
+    if not ids:
+        return [None] * len(submissions)
     active = ", ".join(["%s"] * len(ACTIVE_STATUSES))
     job_table, selfie_table = Job._meta.db_table, Selfie._meta.db_table
-    rows = list(Selfie.objects.raw(
+    rows = Selfie.objects.raw(
         f"""SELECT s.*,
-            (SELECT COUNT(*) FROM {job_table} j WHERE j.user_id = %s AND j.status IN ({active}))
-                AS active_jobs,
+            (SELECT COUNT(*) FROM {job_table} j
+              WHERE j.user_id = s.user_id AND j.status IN ({active})) AS active_jobs,
             (SELECT MAX(j.line_key) FROM {job_table} j
-              WHERE j.user_id = %s AND j.status IN ({active})) AS users_last_key,
+              WHERE j.user_id = s.user_id AND j.status IN ({active})) AS users_last_key,
             (SELECT j.line_key FROM {job_table} j WHERE j.status = %s AND j.line_key >= %s
               ORDER BY j.line_key LIMIT 1) AS serving_key
-            FROM {selfie_table} s WHERE s.id = %s AND s.user_id = %s""",
-        [user.pk, *sorted(ACTIVE_STATUSES), user.pk, *sorted(ACTIVE_STATUSES),
-         JobStatus.QUEUED, 1 << ROUND_SHIFT,
-         Selfie._meta.pk.get_db_prep_value(selfie_pk, connection), user.pk]))
-    if not rows:
-        return None
-    selfie = rows[0]
-    return SubmitInputs(selfie=selfie, active_jobs=selfie.active_jobs,
-                        users_last_round=round_of(selfie.users_last_key),
-                        serving_round=(round_of(selfie.serving_key)
-                                       if selfie.serving_key is not None else None))
+            FROM {selfie_table} s WHERE s.id IN ({", ".join(["%s"] * len(ids))})""",
+        [*sorted(ACTIVE_STATUSES), *sorted(ACTIVE_STATUSES), JobStatus.QUEUED, 1 << ROUND_SHIFT,
+         *(Selfie._meta.pk.get_db_prep_value(selfie_pk, connection) for selfie_pk in ids)])
+    found = {(selfie.user_id, selfie.pk): selfie for selfie in rows}
+    results = []
+    for pair in wanted:
+        selfie = found.get(pair) if pair is not None else None
+        results.append(None if selfie is None else SubmitInputs(
+            selfie=selfie, active_jobs=selfie.active_jobs,
+            users_last_round=round_of(selfie.users_last_key),
+            serving_round=(round_of(selfie.serving_key)
+                           if selfie.serving_key is not None else None)))
+    return results
 
 
 def line_serving_round() -> int | None:

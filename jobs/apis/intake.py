@@ -38,7 +38,6 @@ from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 from django.urls import reverse
 from django_prometheus.middleware import Metrics
-from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.renderers import JSONRenderer
 
 from accounts.auth import TokenAuthentication
@@ -270,17 +269,16 @@ def _settle(future: asyncio.Future, answer) -> None:
 def _answer(batch: list[_Submission]) -> list[tuple[dict, bytes] | None]:
     """Each submission's whole response, or None for the view to take it."""
     answers: list[tuple[dict, bytes] | None] = [None] * len(batch)
-    taken: list[tuple[int, _Submission, object]] = []
+    waiting = []
     for index, submission in enumerate(batch):
         refused = submission.shedder.refuse(submission)
         if refused is not False:  # a 503, or None when the client has gone
             answers[index] = refused
-            continue
-        try:
-            user, _ = _tokens.authenticate_credentials(submission.token)
-        except AuthenticationFailed:
-            continue
-        taken.append((index, submission, user))
+        else:
+            waiting.append((index, submission))
+    users = _tokens.authenticate_many([submission.token for _, submission in waiting])
+    taken = [(index, submission, found[0]) for (index, submission), found
+             in zip(waiting, users, strict=True) if found is not None]
     results = jobs_create([JobRequest(user=user, selfie_id=submission.selfie_id,
                                       style=submission.style) for _, submission, user in taken])
     accepted = [(index, submission, job) for (index, submission, _), job

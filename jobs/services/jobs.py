@@ -24,6 +24,7 @@ from jobs.selectors import (
     job_get_for_user,
     line_serving_round,
     submit_inputs,
+    submit_inputs_many,
     user_line_summary,
 )
 from jobs.services.transitions import (
@@ -36,7 +37,7 @@ from jobs.stages import STAGE_TEXT
 from jobs.styles import STYLES, style_get
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
-_READ = object()  # job_enqueue: "read it yourself", as None is a valid serving round
+_READ = object()  # "read it yourself": None is a valid serving round, and a valid read
 QUOTA_RETRY_AFTER_SECONDS = 30
 
 
@@ -109,11 +110,13 @@ def jobs_create(requests: Sequence[JobRequest], *, source: str = "api"
     results: list[Job | ApplicationError] = []
     created: list[tuple[Job, str]] = []
     accepted: dict[object, list[Job]] = {}
-    for request in requests:
+    reads = submit_inputs_many([(request.user, request.selfie_id) for request in requests])
+    for request, read in zip(requests, reads, strict=True):
         earlier = accepted.setdefault(request.user.pk, [])
         try:
             inputs = _validated_inputs(user=request.user, selfie_id=request.selfie_id,
-                                       style=request.style, already_accepted=len(earlier))
+                                       style=request.style, already_accepted=len(earlier),
+                                       read=read)
         except ApplicationError as error:
             results.append(error)
             continue
@@ -152,15 +155,15 @@ def _one_writer_at_a_time() -> bool:
     return transaction.get_connection().vendor == "sqlite"
 
 
-def _validated_inputs(*, user, selfie_id, style: str, already_accepted: int = 0
-                      ) -> SubmitInputs:
-    """The submission's reads (one query), or a 400 that says what to fix, or the quota's 429
-    (counting `already_accepted` jobs of this user not yet written)."""
+def _validated_inputs(*, user, selfie_id, style: str, already_accepted: int = 0,
+                      read: SubmitInputs | None | object = _READ) -> SubmitInputs:
+    """The submission's reads (one query, unless `read` already), or a 400 that says what to
+    fix, or the quota's 429 (counting `already_accepted` jobs of this user not yet written)."""
     if style_get(style) is None:
         raise ApplicationError(
             f"Unknown style {style!r}. Pick one of: {', '.join(sorted(STYLES))}.",
             extra={"style": [f"Choose one of: {', '.join(sorted(STYLES))}."]})
-    inputs = submit_inputs(user=user, selfie_id=selfie_id)
+    inputs = submit_inputs(user=user, selfie_id=selfie_id) if read is _READ else read
     if inputs is None:
         raise ApplicationError("No selfie with this id. Upload a selfie first.",
                                extra={"selfie_id": ["No selfie with this id."]})

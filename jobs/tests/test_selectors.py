@@ -7,12 +7,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from jobs.models import BreakerState, Job, JobEvent, JobStatus, ProviderState
+from accounts.models import User
+from jobs.line import ROUND_SHIFT
+from jobs.models import BreakerState, Job, JobEvent, JobStatus, ProviderState, Selfie
 from jobs.selectors import (
     job_stage_text,
     job_timeline,
     jobs_with_timings,
     providers_all_unavailable,
+    submit_inputs_many,
 )
 from jobs.stages import PROVIDERS_BUSY
 
@@ -83,3 +86,21 @@ def test_the_last_event_of_a_live_job_lasts_until_now(user):
     assert entry.ongoing and entry.duration == timedelta(seconds=30)
     timed = jobs_with_timings(Job.objects.filter(pk=job.pk)).get()
     assert (timed.queue_time, timed.first_progress_time, timed.total_time) == (None, None, None)
+
+
+def test_the_inputs_of_many_submissions_are_read_in_one_query(django_assert_num_queries):
+    """submit_inputs_many (the intake's batches): a selfie counts only for its owner; a
+    malformed id is no selfie."""
+    owner = User.objects.create_user("owner@example.com", "x-Strong-Pass-99")
+    stranger = User.objects.create_user("stranger@example.com", "x-Strong-Pass-99")
+    selfie = Selfie.objects.create(user=owner, image="a.jpg", thumbnail="a-t.jpg", width=1,
+                                   height=1)
+    Job.objects.create(user=owner, selfie=selfie, style="cyberpunk-hero",
+                       status=JobStatus.QUEUED, line_key=(3 << ROUND_SHIFT) + 5)
+    with django_assert_num_queries(1):
+        found = submit_inputs_many([(owner, selfie.id), (stranger, selfie.id), (owner, "42"),
+                                    (owner, str(selfie.id))])
+    mine, theirs, malformed, again = found
+    assert theirs is None and malformed is None
+    assert mine.selfie == selfie and again.selfie == selfie
+    assert (mine.active_jobs, mine.users_last_round, mine.serving_round) == (1, 3, 3)
