@@ -110,6 +110,10 @@ def exception_handler(exc, context):
     return response
 
 
+# What an API client is told of an unexpected error (handler500, the submission intake).
+SERVER_ERROR_MESSAGE = "Something went wrong on our side. Please try again."
+
+
 def json_error(status_code: int, message: str | None = None, **extra) -> JsonResponse:
     """The same error shape for plain Django views (404/500 under /api/, webhooks)."""
     return JsonResponse(

@@ -7,7 +7,7 @@ from django.template.loader import render_to_string
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
-from common.api import json_error
+from common.api import SERVER_ERROR_MESSAGE, json_error
 from common.wsgi_threads import busy_json
 from jobs.styles import STYLES
 from studio.samples import SAMPLE_RESULT, SAMPLE_RESULT_POSTER, SAMPLE_SELFIE, SAMPLE_STYLE
@@ -51,7 +51,7 @@ def page_not_found(request, exception):
 
 def server_error(request):
     if request.path.startswith("/api/"):
-        return json_error(500, "Something went wrong on our side. Please try again.")
+        return json_error(500, SERVER_ERROR_MESSAGE)
     return defaults.server_error(request)
 
 

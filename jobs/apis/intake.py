@@ -41,7 +41,7 @@ from django_prometheus.middleware import Metrics
 from rest_framework.renderers import JSONRenderer
 
 from accounts.auth import TokenAuthentication
-from common.api import represent
+from common.api import SERVER_ERROR_MESSAGE, json_error, represent
 from common.request_id import HEADER as REQUEST_ID_HEADER
 from common.request_id import request_id_from
 from jobs.apis.base import UserApi
@@ -79,7 +79,7 @@ class SubmissionIntake:
         if not self._takes(scope):
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive, self.max_body_bytes)
+        body = await _read_body(receive)  # no more than its declared length, at most 64 KB
         if body is None:
             return  # the client left before sending its body: nothing to answer
         submission = self._parse(scope, body)
@@ -97,20 +97,19 @@ class SubmissionIntake:
                 return
             if submission.abandoned:
                 return
-            receive = _Replay(body, receive)  # the watcher took nothing but a disconnect
-        else:
-            receive = _Replay(body, receive)
-        await self.app(scope, receive, send)
+        # The view, with the body already read (the watcher took nothing but a disconnect).
+        await self.app(scope, _Replay(body, receive), send)
 
     def _takes(self, scope) -> bool:
         """Only what the writer can answer exactly as the view would; the rest is the view's."""
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path \
                 or scope.get("query_string"):
             return False
-        token = content_type = None
-        length = 0
+        token = content_type = length = None
         for name, value in scope["headers"]:
             if name == b"authorization":
+                if token is not None:
+                    return False  # sent twice: DRF reads them joined, and refuses them
                 token = value
             elif name == b"content-type":
                 content_type = value
@@ -120,8 +119,9 @@ class SubmissionIntake:
                 return False
             elif name == b"accept" and not _wants_json(value):
                 return False
-        if token is None or content_type is None or length > self.max_body_bytes:
-            return False
+        if token is None or content_type is None or length is None \
+                or length > self.max_body_bytes:
+            return False  # no declared length (chunked): Django reads such a body as empty
         parts = token.split()
         return (len(parts) == 2 and parts[0].lower() == b"token"
                 and content_type.split(b";")[0].strip().lower() == b"application/json")
@@ -162,16 +162,14 @@ def _wants_json(accept: bytes) -> bool:
     return all(media_range in _JSON_ACCEPTED for media_range in ranges if media_range)
 
 
-async def _read_body(receive, limit: int) -> bytes | None:
-    chunks, size = [], 0
+async def _read_body(receive) -> bytes | None:
+    chunks = []
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        chunks.append(chunk)
-        if size > limit or not message.get("more_body"):
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
             return b"".join(chunks)
 
 
@@ -248,15 +246,18 @@ class _Writer:
                     self.queue.put(None)  # stop after this batch
                     break
                 batch.append(more)
-            close_old_connections()  # as each request does: a broken connection is replaced
             try:
+                close_old_connections()  # as each request does: a broken one is replaced
                 answers = _answer(batch)
-            except Exception:  # the view takes each of them again, one by one
+            except Exception:  # nothing was written: the view takes each of them, one by one
                 logger.warning("the intake could not write %d submissions; passing them on",
                                len(batch), exc_info=True)
                 answers = [None] * len(batch)
             finally:
-                close_old_connections()
+                try:
+                    close_old_connections()
+                except Exception:  # the next batch's replaces it; the writer must go on
+                    logger.warning("could not close the intake's connection", exc_info=True)
             for submission, answer in zip(batch, answers, strict=True):
                 submission.loop.call_soon_threadsafe(_settle, submission.future, answer)
 
@@ -287,9 +288,16 @@ def _answer(batch: list[_Submission]) -> list[tuple[dict, bytes] | None]:
     for item in accepted:
         by_origin.setdefault(item[1].origin, []).append(item)
     for origin, items in by_origin.items():
-        states = job_states([job for _, _, job in items], origin=origin, new=True)
-        for (index, submission, job), state in zip(items, states, strict=True):
-            answers[index] = _accepted(submission, job, state)
+        # The jobs are written: from here a failure is answered, never passed on to the view,
+        # which would write them again.
+        try:
+            states = job_states([job for _, _, job in items], origin=origin, new=True)
+            for (index, submission, job), state in zip(items, states, strict=True):
+                answers[index] = _accepted(submission, job, state)
+        except Exception:
+            logger.exception("could not answer %d written submissions", len(items))
+            for index, submission, _ in items:
+                answers[index] = _server_error(submission)
     return answers
 
 
@@ -308,6 +316,14 @@ def _accepted(submission: _Submission, job: Job, state) -> tuple[dict, bytes]:
 
 
 # {over HTTPS: the headers}, built on first use by _response_headers.
+def _server_error(submission: _Submission) -> tuple[dict, bytes]:
+    payload = json_error(500, SERVER_ERROR_MESSAGE).content
+    _count(submission, status="500")
+    return {"type": "http.response.start", "status": 500, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+        (REQUEST_ID_HEADER.lower().encode(), submission.request_id.encode())]}, payload
+
+
 _headers: dict[bool, list[tuple[bytes, bytes]]] = {}
 
 
