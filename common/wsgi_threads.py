@@ -210,6 +210,13 @@ def _settle(future: asyncio.Future, result, error) -> None:
         future.set_result(result)
 
 
+def client_left(watcher: asyncio.Future) -> bool:
+    """Whether a waiting request's `receive()` (once done) says its client closed the connection:
+    after the body, a server's receive() has nothing else to say."""
+    return not watcher.cancelled() and watcher.exception() is None \
+        and watcher.result()["type"] == "http.disconnect"
+
+
 def _declared_length(scope) -> int:
     for name, value in scope.get("headers", []):
         if name == b"content-length":
@@ -233,8 +240,7 @@ class _Request(WsgiToAsgiInstance):
         self.abandoned = False
 
     def on_receive(self, watcher: asyncio.Future) -> None:
-        if not watcher.cancelled() and watcher.exception() is None \
-                and watcher.result()["type"] == "http.disconnect":
+        if client_left(watcher):
             self.abandoned = True
 
     def sync_send(self, message) -> None:

@@ -44,6 +44,7 @@ from accounts.auth import TokenAuthentication
 from common.api import SERVER_ERROR_MESSAGE, json_error, represent
 from common.request_id import HEADER as REQUEST_ID_HEADER
 from common.request_id import request_id_from
+from common.wsgi_threads import client_left
 from jobs.apis.base import UserApi
 from jobs.apis.jobs import JobAcceptedSerializer, JobCollectionApi, job_location, request_origin
 from jobs.models import Job
@@ -203,8 +204,7 @@ class _Submission:
     started: float = field(default_factory=time.perf_counter)
 
     def on_receive(self, watcher: asyncio.Future) -> None:
-        if not watcher.cancelled() and watcher.exception() is None \
-                and watcher.result()["type"] == "http.disconnect":
+        if client_left(watcher):
             self.abandoned = True
 
 
