@@ -33,7 +33,7 @@ django_http = ThreadPoolWsgi(WSGIHandler(), threads=settings.WEB_THREADS,
                              queue_timeout=settings.WEB_QUEUE_TIMEOUT, busy_page=busy_page,
                              on_shed=count_request_shed)
 application = ProtocolTypeRouter({
-    "http": (SubmissionIntake(django_http, shedder=django_http.shedder)
+    "http": (SubmissionIntake(django_http)
              if settings.SUBMISSION_INTAKE else django_http),
     # Session (same-origin browsers) or DRF token (mobile apps); see notifications/sockets/auth.py.
     "websocket": OriginGuard(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),

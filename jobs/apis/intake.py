@@ -62,11 +62,11 @@ _JSON_ACCEPTED = frozenset({"*/*", "application/*", "application/json"})
 
 
 class SubmissionIntake:
-    """ASGI `http` application in front of `app` (the thread pool serving Django)."""
+    """ASGI `http` application in front of `app` (the ThreadPoolWsgi serving Django)."""
 
-    def __init__(self, app, *, shedder, max_batch: int = MAX_BATCH):
+    def __init__(self, app, *, max_batch: int = MAX_BATCH):
         self.app = app
-        self.shedder = shedder  # the pool's: the same 503 and the same counts
+        self.shedder = app.shedder  # the pool's: the same 503 and the same counts
         self.writer = _Writer(max_batch)
         self.path = reverse(VIEW_NAME)
         self.max_body_bytes = UserApi.max_body_bytes
@@ -77,13 +77,14 @@ class SubmissionIntake:
         self.writer.close()
 
     async def __call__(self, scope, receive, send):
-        if not self._takes(scope):
+        token = self._token_if_taken(scope)
+        if token is None:
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)  # no more than its declared length, at most 64 KB
         if body is None:
             return  # the client left before sending its body: nothing to answer
-        submission = self._parse(scope, body)
+        submission = self._parse(scope, body, token)
         if submission is not None:
             watcher = asyncio.ensure_future(receive())
             watcher.add_done_callback(submission.on_receive)
@@ -101,33 +102,36 @@ class SubmissionIntake:
         # The view, with the body already read (the watcher took nothing but a disconnect).
         await self.app(scope, _Replay(body, receive), send)
 
-    def _takes(self, scope) -> bool:
-        """Only what the writer can answer exactly as the view would; the rest is the view's."""
+    def _token_if_taken(self, scope) -> bytes | None:
+        """The API token of a request the writer can answer exactly as the view would; None
+        for the rest, which is the view's."""
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path \
                 or scope.get("query_string"):
-            return False
+            return None
         token = content_type = length = None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 if token is not None:
-                    return False  # sent twice: DRF reads them joined, and refuses them
+                    return None  # sent twice: DRF reads them joined, and refuses them
                 token = value
             elif name == b"content-type":
                 content_type = value
             elif name == b"content-length":
                 length = int(value) if value.isdigit() else self.max_body_bytes + 1
             elif name == b"idempotency-key":
-                return False
+                return None
             elif name == b"accept" and not _wants_json(value):
-                return False
+                return None
         if token is None or content_type is None or length is None \
                 or length > self.max_body_bytes:
-            return False  # no declared length (chunked): Django reads such a body as empty
+            return None  # no declared length (chunked): Django reads such a body as empty
         parts = token.split()
-        return (len(parts) == 2 and parts[0].lower() == b"token"
-                and content_type.split(b";")[0].strip().lower() == b"application/json")
+        if len(parts) == 2 and parts[0].lower() == b"token" \
+                and content_type.split(b";")[0].strip().lower() == b"application/json":
+            return parts[1]
+        return None
 
-    def _parse(self, scope, body: bytes) -> _Submission | None:
+    def _parse(self, scope, body: bytes, token: bytes) -> _Submission | None:
         try:
             data = json.loads(body)
         except ValueError:
@@ -149,7 +153,6 @@ class SubmissionIntake:
             origin = request_origin(request)
         except DisallowedHost:
             return None
-        token = dict(scope["headers"])[b"authorization"].split()[1]
         return _Submission(scope=scope, token=token, selfie_id=selfie_uuid, style=style,
                            origin=origin, request=request,
                            request_id=request_id_from(request.headers.get(REQUEST_ID_HEADER)),
@@ -315,7 +318,6 @@ def _accepted(submission: _Submission, job: Job, state) -> tuple[dict, bytes]:
     return {"type": "http.response.start", "status": 202, "headers": headers}, payload
 
 
-# {over HTTPS: the headers}, built on first use by _response_headers.
 def _server_error(submission: _Submission) -> tuple[dict, bytes]:
     payload = json_error(500, SERVER_ERROR_MESSAGE).content
     _count(submission, status="500")
@@ -324,6 +326,7 @@ def _server_error(submission: _Submission) -> tuple[dict, bytes]:
         (REQUEST_ID_HEADER.lower().encode(), submission.request_id.encode())]}, payload
 
 
+# {over HTTPS: the headers}, built on first use by _response_headers.
 _headers: dict[bool, list[tuple[bytes, bytes]]] = {}
 
 

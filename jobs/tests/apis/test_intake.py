@@ -28,7 +28,7 @@ PER_REQUEST = {"location", "content-length", "x-request-id"}  # the server adds 
 def apps():
     """(the intake in front of the thread pool, the thread pool alone: the view's answers)."""
     pool = ThreadPoolWsgi(WSGIHandler(), threads=2, read_threads=1, max_body_bytes=1 << 20)
-    front = SubmissionIntake(pool, shedder=pool.shedder)
+    front = SubmissionIntake(pool)
     yield front, pool
     front.close()
 
@@ -164,7 +164,8 @@ def test_submissions_that_arrive_while_a_batch_is_written_share_the_next(apps, c
 @pytest.mark.parametrize("case", [
     "idempotency-key", "extra-field", "unknown-style", "not-a-uuid", "someone-elses-selfie",
     "bad-token", "html-wanted", "query-string", "over-quota", "inactive-user", "form-body"])
-def test_what_the_intake_does_not_take_gets_the_views_answer(apps, client, case, settings):
+def test_what_the_intake_does_not_take_gets_the_views_answer(apps, client, case, settings,
+                                                              taken):
     front, view = apps
     who, other = client(is_active=case != "inactive-user"), client()
     body, headers, query = None, [], b""
@@ -196,9 +197,11 @@ def test_what_the_intake_does_not_take_gets_the_views_answer(apps, client, case,
 
     if case == "idempotency-key":  # a replay: the same job twice
         assert status == view_status == 202 and answer == view_answer
+        assert taken == []
         return
     if case in ("extra-field", "html-wanted", "query-string"):  # taken by the view
         assert status == view_status == 202 and jobs_after_front == 1
+        assert taken == []
         return
     assert status == view_status != 202
     assert answer == view_answer
