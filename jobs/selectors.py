@@ -6,6 +6,7 @@ What a client sees of a job (stage, ETA, URLs) is built from these in jobs/prese
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -63,6 +64,15 @@ def job_get_for_user(*, user, job_id) -> Job:
     if not found:
         raise Http404("No such job.")
     return found[0]
+
+
+def jobs_of_users(pairs: list[tuple[uuid.UUID, int]]) -> list[Job | None]:
+    """job_get_for_user of many (job id, user id) pairs in one query: each pair's job with its
+    selfie, or None where it is not that user's."""
+    jobs = Job.objects.select_related("selfie").filter(pk__in={job_id for job_id, _ in pairs})
+    found = {job.pk: job for job in jobs.order_by()}
+    return [job if (job := found.get(job_id)) is not None and job.user_id == user_id else None
+            for job_id, user_id in pairs]
 
 
 def job_list_for_user(*, user, status: str | None = None) -> QuerySet[Job]:

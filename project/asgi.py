@@ -1,6 +1,7 @@
 """ASGI entry point: HTTP through Django's WSGI handler on a bounded thread pool, WebSockets
 through Channels, both on one event loop (see common/wsgi_threads.py for why not Django's
-ASGI handler); the common submission before them all (jobs/apis/intake.py)."""
+ASGI handler); the common submission and status poll before them all, answered in batches
+(common/fast_lane.py)."""
 
 import os
 
@@ -18,6 +19,7 @@ from common.gc_tuning import freeze_startup_objects  # noqa: E402
 from common.wsgi_threads import ThreadPoolWsgi  # noqa: E402
 from jobs import s3  # noqa: E402
 from jobs.apis.intake import SubmissionIntake  # noqa: E402
+from jobs.apis.status_lane import StatusLane  # noqa: E402
 from jobs.ops.counters import count_request_shed  # noqa: E402
 from jobs.presenter import warm_up_urls  # noqa: E402
 from notifications.sockets.auth import OriginGuard, TokenAuthMiddlewareStack  # noqa: E402
@@ -32,9 +34,13 @@ django_http = ThreadPoolWsgi(WSGIHandler(), threads=settings.WEB_THREADS,
                              max_body_bytes=settings.MAX_REQUEST_BODY_BYTES,
                              queue_timeout=settings.WEB_QUEUE_TIMEOUT, busy_page=busy_page,
                              on_shed=count_request_shed)
+http = django_http
+if settings.SUBMISSION_INTAKE:
+    http = SubmissionIntake(http)
+if settings.STATUS_LANE:
+    http = StatusLane(http)
 application = ProtocolTypeRouter({
-    "http": (SubmissionIntake(django_http)
-             if settings.SUBMISSION_INTAKE else django_http),
+    "http": http,
     # Session (same-origin browsers) or DRF token (mobile apps); see notifications/sockets/auth.py.
     "websocket": OriginGuard(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
 })

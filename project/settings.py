@@ -123,6 +123,9 @@ if WEB_QUEUE_TIMEOUT < 0:
 # The common submission (API token, selfie and style) answered from the event loop and written
 # in batches by one thread per process (jobs/apis/intake.py); 0: every one through the view.
 SUBMISSION_INTAKE = env.bool("SUBMISSION_INTAKE", default=True)
+# The common status poll (API token, GET of one job) answered the same way, read in batches by
+# one thread per process (jobs/apis/status_lane.py); 0: every poll through the view.
+STATUS_LANE = env.bool("STATUS_LANE", default=True)
 ASGI_APPLICATION = "project.asgi.application"
 WSGI_APPLICATION = None
 

@@ -11,13 +11,12 @@ import uuid
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django_prometheus.middleware import Metrics
-from knox.models import AuthToken
 
-from accounts.models import User
 from common.wsgi_threads import ThreadPoolWsgi
 from jobs.apis import intake
 from jobs.apis.intake import SubmissionIntake
 from jobs.models import Job
+from jobs.tests.apis.lanes import api_client, csp, one, send
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the writer thread sees the test's rows
 STYLE = "cyberpunk-hero"
@@ -35,48 +34,16 @@ def apps():
 
 @pytest.fixture
 def client(make_selfie):
-    """A user with an API token and a selfie."""
-    def make(**extra):
-        user = User.objects.create_user(f"{uuid.uuid4().hex[:10]}@example.com", "x-Strong-Pass-99",
-                                        **extra)
-        return {"user": user, "token": AuthToken.objects.create(user)[1],
-                "selfie_id": str(make_selfie(user).id)}
-    return make
+    return lambda **extra: api_client(make_selfie, **extra)
 
 
 def request(who, *, body=None, headers=(), path="/api/v1/jobs/", query=b""):
     payload = json.dumps({"selfie_id": who["selfie_id"], "style": STYLE} if body is None
                          else body).encode()
-    return {"path": path, "query": query, "body": payload,
+    return {"method": "POST", "path": path, "query": query, "body": payload,
             "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"),
                         (b"content-length", str(len(payload)).encode()),
                         (b"authorization", f"Token {who['token']}".encode()), *headers]}
-
-
-async def send(app, req, *, client_leaves: asyncio.Event | None = None):
-    """One request; its client stays until answered unless `client_leaves` is set."""
-    sent, chunks = [], [{"type": "http.request", "body": req["body"]}]
-
-    async def receive():
-        if chunks:
-            return chunks.pop(0)
-        await (client_leaves or asyncio.Event()).wait()
-        return {"type": "http.disconnect"}
-
-    async def record(message):
-        sent.append(message)
-    scope = {"type": "http", "method": "POST", "path": req["path"], "query_string": req["query"],
-             "http_version": "1.1", "headers": req["headers"], "server": ("testserver", 80),
-             "scheme": "http"}
-    await app(scope, receive, record)
-    if not sent:
-        return None
-    headers = {name.decode(): value.decode() for name, value in sent[0]["headers"]}
-    return sent[0]["status"], headers, b"".join(m.get("body", b"") for m in sent[1:])
-
-
-def one(app, req):
-    return asyncio.run(send(app, req))
 
 
 @pytest.fixture
@@ -90,10 +57,6 @@ def taken(monkeypatch):
         return create(requests)
     monkeypatch.setattr(intake, "jobs_create", counting)
     return sizes
-
-
-def csp(headers: dict) -> set[str]:
-    return {part.strip() for part in headers.pop("content-security-policy").split(";")}
 
 
 def test_a_common_submission_is_answered_as_the_view_answers_it(apps, client, taken):
@@ -149,7 +112,7 @@ def test_submissions_that_arrive_while_a_batch_is_written_share_the_next(apps, c
         while not writing.is_set():  # the writer is inside the first batch
             await asyncio.sleep(0.01)
         rest = [asyncio.ensure_future(send(front, request(who))) for who in people[1:]]
-        while front.writer.queue.qsize() < 4:
+        while front.batcher.queue.qsize() < 4:
             await asyncio.sleep(0.01)
         release.set()
         return await asyncio.gather(first, *rest)
@@ -247,7 +210,7 @@ def test_a_client_that_left_while_its_submission_waited_gets_no_job(apps, client
             await asyncio.sleep(0.01)
         leaves = asyncio.Event()
         left = asyncio.ensure_future(send(front, request(gone), client_leaves=leaves))
-        while front.writer.queue.qsize() < 1:
+        while front.batcher.queue.qsize() < 1:
             await asyncio.sleep(0.01)
         leaves.set()
         while not told.is_set():
