@@ -20,6 +20,7 @@ makes of the body (`parse`) and how it answers a batch (`answer`, on the lane's 
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import logging
 import queue
@@ -30,8 +31,12 @@ from dataclasses import dataclass, field
 
 from asgiref.wsgi import WsgiToAsgiInstance
 from csp.middleware import CSPMiddleware
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
+from django.core.signals import setting_changed
 from django.db import close_old_connections
+from django.dispatch import receiver
 from django.http import HttpResponse
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
@@ -40,6 +45,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from common.api import SERVER_ERROR_MESSAGE, json_error
+from common.links import request_origin
 from common.request_id import HEADER as REQUEST_ID_HEADER
 from common.request_id import request_id_from
 from common.wsgi_threads import client_left
@@ -57,12 +63,22 @@ renderer = JSONRenderer()
 Answer = tuple[dict, bytes] | None
 
 
+@dataclass(frozen=True)
+class Site:
+    """What an answer takes from the host and scheme a request came by, the same for every
+    request that sends the same of those headers: the origin of its URLs, and a request that
+    stands for them all where the middleware reads one (its headers)."""
+
+    origin: str
+    request: WSGIRequest
+
+
 @dataclass(eq=False)
 class Pending:
     """A request a lane took, waiting for its batch. Subclasses add what `answer` needs."""
 
     scope: dict
-    request: WSGIRequest  # for what the middleware and the URLs read: host, scheme
+    site: Site
     request_id: str
     queued_at: float
     abandoned: bool = False
@@ -98,9 +114,9 @@ class FastLane:
         for the rest, which go on to `app`."""
         raise NotImplementedError
 
-    def parse(self, scope, body: bytes, taken, request: WSGIRequest, request_id: str,
-              queued_at: float) -> Pending | None:
-        """The request to batch, or None to pass it on."""
+    def parse(self, body: bytes, taken, arrival: dict) -> Pending | None:
+        """The request to batch (a Pending made with `arrival`'s fields), or None to pass it
+        on."""
         raise NotImplementedError
 
     def answer(self, batch: list[Pending]) -> list[Answer]:
@@ -110,13 +126,14 @@ class FastLane:
 
     async def __call__(self, scope, receive, send):
         taken = self.take(scope) if scope["type"] == "http" else None
-        if taken is None:
+        arrival = self._arrival(scope) if taken is not None else None
+        if arrival is None:
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)  # bounded by `take`, which checked its declared length
         if body is None:
             return  # the client left before sending its body: nothing to answer
-        pending = self.parse(scope, body, taken, *self._request(scope, body))
+        pending = self.parse(body, taken, arrival)
         if pending is not None:
             watcher = asyncio.ensure_future(receive())
             watcher.add_done_callback(pending.on_receive)
@@ -134,12 +151,19 @@ class FastLane:
         # The view, with the body already read (the watcher took nothing but a disconnect).
         await self.app(scope, _Replay(body, receive), send)
 
-    def _request(self, scope, body: bytes) -> tuple[WSGIRequest, str, float]:
-        adapter = WsgiToAsgiInstance(None)
-        adapter.scope = scope  # build_environ reads it from there
-        request = WSGIRequest(adapter.build_environ(scope, io.BytesIO(body)))
-        return (request, request_id_from(request.headers.get(REQUEST_ID_HEADER)),
-                self.shedder.clock())
+    def _arrival(self, scope) -> dict | None:
+        """The fields every Pending has, or None for a request the view must take (from a host
+        not allowed, or one the middleware would redirect to https)."""
+        headers = single_headers(scope, _arrival_headers())
+        if headers is None:
+            return None
+        request_id = headers.pop(_REQUEST_ID, None)
+        site = _site(scope, headers)
+        if site is None:
+            return None
+        return {"scope": scope, "site": site, "queued_at": self.shedder.clock(),
+                "request_id": request_id_from(
+                    request_id.decode("latin-1") if request_id is not None else None)}
 
     def _answer_batch(self, batch: list[Pending]) -> list[Answer]:
         answers: list[Answer] = [None] * len(batch)
@@ -214,6 +238,53 @@ class _Batcher:
                 pending.loop.call_soon_threadsafe(_settle, pending.future, answer)
 
 
+@functools.cache
+def _arrival_headers() -> frozenset[bytes]:
+    """The request id, and the headers that decide a request's Site: Django's get_host and
+    is_secure read no others."""
+    names = {_REQUEST_ID, b"host", b"x-forwarded-host", b"x-forwarded-port"}
+    if settings.SECURE_PROXY_SSL_HEADER:
+        meta_name = settings.SECURE_PROXY_SSL_HEADER[0]
+        names.add(meta_name.removeprefix("HTTP_").replace("_", "-").lower().encode())
+    return frozenset(names)
+
+
+# Sites by (scheme, server, root path, those headers); a client choosing Host headers at will
+# cannot grow it past this: past it, each such request's Site is worked out anew.
+MAX_SITES = 64
+_sites: dict[tuple, Site | None] = {}
+
+
+def _site(scope, headers: dict[bytes, bytes]) -> Site | None:
+    key = (scope.get("scheme"), scope.get("server"), scope.get("root_path", ""),
+           *sorted(headers.items()))
+    try:
+        return _sites[key]
+    except KeyError:
+        pass
+    adapter = WsgiToAsgiInstance(None)
+    adapter.scope = scope  # build_environ reads it from there
+    request = WSGIRequest(adapter.build_environ(scope, io.BytesIO()))
+    site = None
+    # SecurityMiddleware's own decision: plain http where https is required is redirected.
+    if SecurityMiddleware(lambda _request: None).process_request(request) is None:
+        try:
+            site = Site(origin=request_origin(request), request=request)
+        except DisallowedHost:
+            pass  # the view answers 400
+    if len(_sites) < MAX_SITES:
+        _sites[key] = site
+    return site
+
+
+@receiver(setting_changed)
+def _forget_what_settings_decided(**kwargs) -> None:
+    """Sites and the middleware's headers follow the settings (tests change them)."""
+    _sites.clear()
+    _headers.clear()
+    _arrival_headers.cache_clear()
+
+
 def _settle(future: asyncio.Future, answer: Answer) -> None:
     if not future.cancelled():
         future.set_result(answer)
@@ -243,11 +314,13 @@ class _Replay:
         return await self.receive()
 
 
-def single_headers(scope, names: frozenset[bytes]) -> dict[bytes, bytes] | None:
-    """Those of `names` the request sends, or None if it sends one of them twice (Django
-    would read them joined: the view's to answer)."""
+def single_headers(scope, names: frozenset[bytes] | set[bytes]) -> dict[bytes, bytes] | None:
+    """Those of `names` the request sends, or None if it sends one of them twice (Django would
+    read them joined: the view's to answer). `x_name` counts as `x-name`: both reach Django
+    as the same HTTP_X_NAME."""
     found: dict[bytes, bytes] = {}
     for name, value in scope["headers"]:
+        name = name.replace(b"_", b"-")
         if name in names:
             if name in found:
                 return None
@@ -278,7 +351,7 @@ def json_answer(pending: Pending, status: int, data, *, view: type[APIView], vie
                 extra_headers: Iterable[tuple[bytes, bytes]] = ()) -> tuple[dict, bytes]:
     """`data` rendered as DRF renders it, with the headers the view's answer carries."""
     payload = renderer.render(data)
-    headers = [*_response_headers(pending.request, view, status), *extra_headers,
+    headers = [*_response_headers(pending.site.request, view, status), *extra_headers,
                (b"content-length", str(len(payload)).encode()),
                (_REQUEST_ID, pending.request_id.encode())]
     count(pending, view_name=view_name, status=status)

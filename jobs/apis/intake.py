@@ -23,8 +23,6 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from django.core.exceptions import DisallowedHost
-from django.core.handlers.wsgi import WSGIRequest
 from django.urls import reverse
 
 from accounts.auth import TokenAuthentication
@@ -41,7 +39,7 @@ from common.fast_lane import (
     wants_json,
 )
 from jobs.apis.base import UserApi
-from jobs.apis.jobs import JobAcceptedSerializer, JobCollectionApi, job_location, request_origin
+from jobs.apis.jobs import JobAcceptedSerializer, JobCollectionApi, job_location
 from jobs.models import Job
 from jobs.presenter import job_states
 from jobs.services.jobs import JobRequest, jobs_create
@@ -81,8 +79,7 @@ class SubmissionIntake(FastLane):
             return None
         return api_token(headers.get(b"authorization"))
 
-    def parse(self, scope, body: bytes, token: bytes, request: WSGIRequest, request_id: str,
-              queued_at: float) -> _Submission | None:
+    def parse(self, body: bytes, token: bytes, arrival: dict) -> _Submission | None:
         try:
             data = json.loads(body)
         except ValueError:
@@ -95,12 +92,9 @@ class SubmissionIntake(FastLane):
             return None
         try:
             selfie_uuid = uuid.UUID(selfie_id)
-            origin = request_origin(request)
-        except (ValueError, DisallowedHost):
+        except ValueError:
             return None
-        return _Submission(scope=scope, request=request, request_id=request_id,
-                           queued_at=queued_at, token=token, selfie_id=selfie_uuid,
-                           style=style, origin=origin)
+        return _Submission(**arrival, token=token, selfie_id=selfie_uuid, style=style)
 
     def answer(self, batch: list[_Submission]) -> list[Answer]:
         answers: list[Answer] = [None] * len(batch)
@@ -114,7 +108,7 @@ class SubmissionIntake(FastLane):
                     in zip(taken, results, strict=True) if isinstance(job, Job)]
         by_origin: dict[str, list[tuple[int, _Submission, Job]]] = {}
         for item in accepted:
-            by_origin.setdefault(item[1].origin, []).append(item)
+            by_origin.setdefault(item[1].site.origin, []).append(item)
         for origin, items in by_origin.items():
             # The jobs are written: from here a failure is answered, never passed on to the
             # view, which would write them again.
@@ -137,7 +131,6 @@ class _Submission(Pending):
     token: bytes = b""
     selfie_id: uuid.UUID | None = None
     style: str = ""
-    origin: str = ""
 
 
 _tokens = TokenAuthentication()

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from common.api import represent, validated
 from common.exceptions import ApplicationError
 from common.fields import StrictCharField
+from common.links import request_origin
 from common.schema import error_responses
 from jobs.apis.base import (
     CURSOR_PARAMETERS,
@@ -86,11 +87,6 @@ class JobAcceptedSerializer(serializers.Serializer):
     status_url = serializers.URLField(help_text="Poll this (GET).")
     events_url = serializers.CharField(help_text="WebSocket URL of this job's live events.")
     page_url = serializers.URLField(help_text="The job's page in the browser.")
-
-
-def request_origin(request) -> str:
-    """"https://host" as the client called it: the origin of the URLs in an API answer."""
-    return request.build_absolute_uri("/").rstrip("/")
 
 
 def job_bodies(request, jobs: list[Job], *, new: bool = False) -> list[JobState]:

@@ -14,8 +14,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.core.exceptions import DisallowedHost
-from django.core.handlers.wsgi import WSGIRequest
 from django.urls import reverse
 
 from accounts.auth import TokenAuthentication
@@ -30,7 +28,7 @@ from common.fast_lane import (
     single_headers,
     wants_json,
 )
-from jobs.apis.jobs import JobDetailApi, JobOutputSerializer, request_origin
+from jobs.apis.jobs import JobDetailApi, JobOutputSerializer
 from jobs.presenter import job_states
 from jobs.selectors import jobs_of_users
 
@@ -61,15 +59,12 @@ class StatusLane(FastLane):
             return None
         return api_token(headers.get(b"authorization"))
 
-    def parse(self, scope, body: bytes, token: bytes, request: WSGIRequest, request_id: str,
-              queued_at: float) -> _Poll | None:
+    def parse(self, body: bytes, token: bytes, arrival: dict) -> _Poll | None:
         try:
-            job_id = uuid.UUID(scope["path"][len(self.prefix):-1])
-            origin = request_origin(request)
-        except (ValueError, DisallowedHost):
-            return None  # not a job's id (the view's 404), or a host we do not serve (400)
-        return _Poll(scope=scope, request=request, request_id=request_id, queued_at=queued_at,
-                     token=token, job_id=job_id, origin=origin)
+            job_id = uuid.UUID(arrival["scope"]["path"][len(self.prefix):-1])
+        except ValueError:
+            return None  # not a job's id: the view's 404
+        return _Poll(**arrival, token=token, job_id=job_id)
 
     def answer(self, batch: list[_Poll]) -> list[Answer]:
         answers: list[Answer] = [None] * len(batch)
@@ -80,7 +75,7 @@ class StatusLane(FastLane):
         by_origin: dict[str, list] = {}
         for (index, poll, _), job in zip(signed_in, jobs, strict=True):
             if job is not None:
-                by_origin.setdefault(poll.origin, []).append((index, poll, job))
+                by_origin.setdefault(poll.site.origin, []).append((index, poll, job))
         for origin, items in by_origin.items():
             states = job_states([job for _, _, job in items], origin=origin)
             for (index, poll, _), state in zip(items, states, strict=True):
@@ -93,7 +88,6 @@ class StatusLane(FastLane):
 class _Poll(Pending):
     token: bytes = b""
     job_id: uuid.UUID | None = None
-    origin: str = ""
 
 
 _tokens = TokenAuthentication()

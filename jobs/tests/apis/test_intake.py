@@ -24,12 +24,23 @@ PER_REQUEST = {"location", "content-length", "x-request-id"}  # the server adds 
 
 
 @pytest.fixture
-def apps():
-    """(the intake in front of the thread pool, the thread pool alone: the view's answers)."""
-    pool = ThreadPoolWsgi(WSGIHandler(), threads=2, read_threads=1, max_body_bytes=1 << 20)
-    front = SubmissionIntake(pool)
-    yield front, pool
-    front.close()
+def make_apps():
+    """(the lane in front of a thread pool, the thread pool alone: the view's answers), built
+    with the settings of the moment (Django's middleware reads them once)."""
+    fronts = []
+
+    def make():
+        pool = ThreadPoolWsgi(WSGIHandler(), threads=2, read_threads=1, max_body_bytes=1 << 20)
+        fronts.append(SubmissionIntake(pool))
+        return fronts[-1], pool
+    yield make
+    for front in fronts:
+        front.close()
+
+
+@pytest.fixture
+def apps(make_apps):
+    return make_apps()
 
 
 @pytest.fixture
@@ -126,9 +137,10 @@ def test_submissions_that_arrive_while_a_batch_is_written_share_the_next(apps, c
 
 @pytest.mark.parametrize("case", [
     "idempotency-key", "extra-field", "unknown-style", "not-a-uuid", "someone-elses-selfie",
-    "bad-token", "html-wanted", "query-string", "over-quota", "inactive-user", "form-body"])
-def test_what_the_intake_does_not_take_gets_the_views_answer(apps, client, case, settings,
-                                                              taken):
+    "bad-token", "html-wanted", "query-string", "over-quota", "inactive-user", "form-body",
+    "idempotency_key", "http-where-https-is-required", "host-not-allowed"])
+def test_what_the_intake_does_not_take_gets_the_views_answer(apps, make_apps, client, case,
+                                                              settings, taken):
     front, view = apps
     who, other = client(is_active=case != "inactive-user"), client()
     body, headers, query = None, [], b""
@@ -150,7 +162,14 @@ def test_what_the_intake_does_not_take_gets_the_views_answer(apps, client, case,
         query = b"format=json"
     elif case == "over-quota":
         settings.MAX_ACTIVE_JOBS_PER_USER = 0
+    elif case == "idempotency_key":  # Django reads it as Idempotency-Key
+        headers = [(b"idempotency_key", uuid.uuid4().hex.encode())]
+    elif case == "http-where-https-is-required":
+        settings.SECURE_SSL_REDIRECT = True
+        front, view = make_apps()
     req = request(who, body=body, headers=headers, query=query)
+    if case == "host-not-allowed":
+        req["headers"][0] = (b"host", b"evil.example")
     if case == "form-body":
         req["headers"][1] = (b"content-type", b"application/x-www-form-urlencoded")
 
@@ -158,7 +177,7 @@ def test_what_the_intake_does_not_take_gets_the_views_answer(apps, client, case,
     jobs_after_front = Job.objects.count()
     view_status, _, view_answer = one(view, req)
 
-    if case == "idempotency-key":  # a replay: the same job twice
+    if case in ("idempotency-key", "idempotency_key"):  # a replay: the same job twice
         assert status == view_status == 202 and answer == view_answer
         assert taken == []
         return

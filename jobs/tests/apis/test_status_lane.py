@@ -26,12 +26,23 @@ PER_REQUEST = {"content-length", "x-request-id"}  # the server adds Date
 
 
 @pytest.fixture
-def apps():
-    """(the lane in front of the thread pool, the thread pool alone: the view's answers)."""
-    pool = ThreadPoolWsgi(WSGIHandler(), threads=1, read_threads=1, max_body_bytes=1 << 20)
-    front = StatusLane(pool)
-    yield front, pool
-    front.close()
+def make_apps():
+    """(the lane in front of a thread pool, the thread pool alone: the view's answers), built
+    with the settings of the moment (Django's middleware reads them once)."""
+    fronts = []
+
+    def make():
+        pool = ThreadPoolWsgi(WSGIHandler(), threads=1, read_threads=1, max_body_bytes=1 << 20)
+        fronts.append(StatusLane(pool))
+        return fronts[-1], pool
+    yield make
+    for front in fronts:
+        front.close()
+
+
+@pytest.fixture
+def apps(make_apps):
+    return make_apps()
 
 
 @pytest.fixture
@@ -145,8 +156,10 @@ def test_polls_that_arrive_while_a_batch_is_read_share_the_next(apps, client, mo
 
 @pytest.mark.parametrize("case", [
     "someone-elses-job", "unknown-job", "not-a-uuid", "bad-token", "inactive-user",
-    "html-wanted", "query-string", "head", "events", "second-authorization", "no-token"])
-def test_what_the_lane_does_not_answer_gets_the_views_answer(apps, client, case, read):
+    "html-wanted", "query-string", "head", "events", "second-authorization", "no-token",
+    "http-where-https-is-required", "host-not-allowed"])
+def test_what_the_lane_does_not_answer_gets_the_views_answer(apps, make_apps, client, case,
+                                                              read, settings):
     front, view = apps
     who, other = client(is_active=case != "inactive-user"), client()
     job = a_job(other if case == "someone-elses-job" else who)
@@ -167,9 +180,14 @@ def test_what_the_lane_does_not_answer_gets_the_views_answer(apps, client, case,
         path = f"/api/v1/jobs/{job_id}/events/"
     elif case == "second-authorization":
         headers = [(b"authorization", f"Token {who['token']}".encode())]
+    elif case == "http-where-https-is-required":
+        settings.SECURE_SSL_REDIRECT = True
+        front, view = make_apps()
     req = poll(who, job_id, headers=headers, path=path, query=query, method=method)
     if case == "no-token":
         req["headers"] = req["headers"][:1]
+    elif case == "host-not-allowed":
+        req["headers"][0] = (b"host", b"evil.example")
 
     status, headers, answer = one(front, req)
     view_status, view_headers, view_answer = one(view, req)
@@ -180,7 +198,8 @@ def test_what_the_lane_does_not_answer_gets_the_views_answer(apps, client, case,
         assert (status, answer) == (view_status, view_answer)
     expected = {"someone-elses-job": 404, "unknown-job": 404, "not-a-uuid": 404,
                 "bad-token": 401, "inactive-user": 401, "second-authorization": 401,
-                "no-token": 401}.get(case, 200)
+                "no-token": 401, "http-where-https-is-required": 301,
+                "host-not-allowed": 400}.get(case, 200)
     assert status == expected
     # Taken by the lane and passed on (no user: no job read; no job of that user), or not
     # taken at all.
@@ -243,3 +262,26 @@ def test_a_client_that_left_while_its_poll_waited_is_not_answered(apps, client, 
 
     assert answered[0] == 200 and left is None
     assert read_for == [[first_job.id]], "the poll of a client that left was read"
+
+
+def test_each_poll_gets_the_urls_of_the_origin_it_called(make_apps, client, settings, read):
+    """Behind a proxy, over https and over http, on two hosts: the lane's answers follow each
+    request's own headers, as the view's do, however many came before by another way."""
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_HSTS_SECONDS = 3600
+    settings.ALLOWED_HOSTS = ["testserver", "surge.example"]
+    front, view = make_apps()
+    who = client()
+    job = a_job(who)
+    ways = [(b"testserver", b"https"), (b"testserver", b"http"), (b"surge.example", b"https"),
+            (b"surge.example", None)]
+    for _ in range(2):
+        for host, scheme in ways:
+            req = poll(who, job.id, headers=[(b"x_forwarded_proto", scheme)] if scheme else [])
+            req["headers"][0] = (b"host", host)
+            status, headers, body = one(front, req)
+            assert (status, body) == one(view, req)[::2]
+            expected = f"{'https' if scheme == b'https' else 'http'}://{host.decode()}"
+            assert json.loads(body)["status_url"].startswith(expected + "/api/v1/jobs/")
+            assert ("strict-transport-security" in headers) == (scheme == b"https")
+    assert read == [1] * 8, "the lane did not answer them all"
