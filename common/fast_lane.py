@@ -37,7 +37,7 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.core.signals import setting_changed
 from django.db import close_old_connections
 from django.dispatch import receiver
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 from django_prometheus.middleware import Metrics
@@ -347,10 +347,12 @@ def wants_json(accept: bytes | None) -> bool:
     return all(media_range in _JSON_ACCEPTED for media_range in ranges if media_range)
 
 
-def json_answer(pending: Pending, status: int, data, *, view: type[APIView], view_name: str,
-                extra_headers: Iterable[tuple[bytes, bytes]] = ()) -> tuple[dict, bytes]:
-    """`data` rendered as DRF renders it, with the headers the view's answer carries."""
-    payload = renderer.render(data)
+def json_answer(pending: Pending, status: int, data, *, view: type[APIView] | None,
+                view_name: str, extra_headers: Iterable[tuple[bytes, bytes]] = ()
+                ) -> tuple[dict, bytes]:
+    """`data` rendered as the view renders it — DRF's `view`, or a plain Django view's
+    JsonResponse (`view` None) — with the headers the view's answer carries."""
+    payload = renderer.render(data) if view is not None else JsonResponse(data).content
     headers = [*_response_headers(pending.site.request, view, status), *extra_headers,
                (b"content-length", str(len(payload)).encode()),
                (_REQUEST_ID, pending.request_id.encode())]
@@ -369,22 +371,24 @@ def server_error(pending: Pending, *, view_name: str) -> tuple[dict, bytes]:
 
 
 # {(view, status, over HTTPS): the headers}, built on first use by _response_headers.
-_headers: dict[tuple[type, int, bool], list[tuple[bytes, bytes]]] = {}
+_headers: dict[tuple[type | None, int, bool], list[tuple[bytes, bytes]]] = {}
 
 
-def _response_headers(request: WSGIRequest, view: type[APIView],
+def _response_headers(request: WSGIRequest, view: type[APIView] | None,
                       status: int) -> list[tuple[bytes, bytes]]:
     """The headers every such answer of the view carries besides its own (Location, length,
-    request id): DRF's, then those of the middleware that sets any on an API answer — run once
-    per view, status and scheme on an empty answer, so their settings stay the only source."""
+    request id): DRF's (for a DRF view), then those of the middleware that sets any on an API
+    answer — run once per view, status and scheme on an empty answer, so their settings stay
+    the only source."""
     key = (view, status, request.is_secure())
     headers = _headers.get(key)
     if headers is None:
-        response = HttpResponse(status=status, content_type=renderer.media_type)
-        response["Vary"] = "Accept"
-        instance = view()
-        instance.setup(request)  # Django's View adds HEAD where there is GET
-        response["Allow"] = ", ".join(instance.allowed_methods)
+        response = HttpResponse(status=status, content_type="application/json")
+        if view is not None:
+            response["Vary"] = "Accept"
+            instance = view()
+            instance.setup(request)  # Django's View adds HEAD where there is GET
+            response["Allow"] = ", ".join(instance.allowed_methods)
         for middleware_class in (SecurityMiddleware, CSPMiddleware, XFrameOptionsMiddleware):
             middleware_class(lambda _request: response).process_response(request, response)
         headers = _headers[key] = [

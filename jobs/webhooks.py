@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
+from django.db import transaction
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -62,12 +64,19 @@ def _provider_webhook(request, provider: str):
 
     # The submission our webhook URL names (engine.webhook_url), so that one whose answer was
     # lost can be adopted. The URL is not signed, but the event it comes with is.
-    reference = request.GET.get("ref", "")
+    return JsonResponse(webhook_answer(provider, events, reference=request.GET.get("ref", "")))
+
+
+def webhook_answer(provider: str, events: list, *, reference: str) -> dict:
+    """Receive a verified delivery's events and say what came of them: the body of its 200."""
     applied = 0
     for event in events:
         new, transition = webhook_receive(provider=provider, event=event, reference=reference)
-        counters.count(counters.WEBHOOKS, "verified" if new else "duplicate")
+        # Counted once received for good: inside the webhook lane's shared transaction, only
+        # if it commits (here, with no transaction open, at once).
+        transaction.on_commit(partial(counters.count, counters.WEBHOOKS,
+                                      "verified" if new else "duplicate"))
         if not new:
             webhook_record_duplicate(provider=provider, event=event)
         applied += transition is not None and transition.applied
-    return JsonResponse({"received": len(events), "applied": applied})
+    return {"received": len(events), "applied": applied}

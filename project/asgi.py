@@ -1,7 +1,7 @@
 """ASGI entry point: HTTP through Django's WSGI handler on a bounded thread pool, WebSockets
 through Channels, both on one event loop (see common/wsgi_threads.py for why not Django's
-ASGI handler); the common submission and status poll before them all, answered in batches
-(common/fast_lane.py)."""
+ASGI handler); the common submission, status poll and provider webhook before them all,
+answered in batches (common/fast_lane.py)."""
 
 import os
 
@@ -22,6 +22,7 @@ from jobs.apis.intake import SubmissionIntake  # noqa: E402
 from jobs.apis.status_lane import StatusLane  # noqa: E402
 from jobs.ops.counters import count_request_shed  # noqa: E402
 from jobs.presenter import warm_up_urls  # noqa: E402
+from jobs.webhook_lane import WebhookLane  # noqa: E402
 from notifications.sockets.auth import OriginGuard, TokenAuthMiddlewareStack  # noqa: E402
 from project.routing import websocket_urlpatterns  # noqa: E402
 from project.urls import WEBHOOKS_PREFIX  # noqa: E402
@@ -37,6 +38,8 @@ django_http = ThreadPoolWsgi(WSGIHandler(), threads=settings.WEB_THREADS,
 http = django_http
 if settings.SUBMISSION_INTAKE:
     http = SubmissionIntake(http)
+if settings.WEBHOOK_LANE:
+    http = WebhookLane(http)
 if settings.STATUS_LANE:
     http = StatusLane(http)
 application = ProtocolTypeRouter({

@@ -126,6 +126,9 @@ SUBMISSION_INTAKE = env.bool("SUBMISSION_INTAKE", default=True)
 # The common status poll (API token, GET of one job) answered the same way, read in batches by
 # one thread per process (jobs/apis/status_lane.py); 0: every poll through the view.
 STATUS_LANE = env.bool("STATUS_LANE", default=True)
+# The providers' webhooks about jobs we know, verified and received in batches by one thread
+# per process, one write transaction a batch (jobs/webhook_lane.py); 0: each through the view.
+WEBHOOK_LANE = env.bool("WEBHOOK_LANE", default=True)
 ASGI_APPLICATION = "project.asgi.application"
 WSGI_APPLICATION = None
 

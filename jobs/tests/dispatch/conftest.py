@@ -13,7 +13,7 @@ from accounts.models import User
 from jobs.dispatch.reconciler import reconcile_once
 from jobs.models import TERMINAL_STATUSES, Job, ProviderState, Selfie
 from jobs.services.jobs import job_create
-from launcher.embedded import BASE_DIR
+from launcher.embedded import BASE_DIR, DEV_PROVIDER_WEBHOOK_SECRET
 from project.testing.local_provider import LocalProviderProcess
 
 SAMPLE = (BASE_DIR / "static" / "samples" / "selfie-astronaut.jpg").read_bytes()
@@ -114,3 +114,13 @@ def all_finished(jobs=None):
     queryset = Job.objects.all() if jobs is None else Job.objects.filter(
         pk__in=[job.id for job in jobs])
     return lambda: not queryset.exclude(status__in=TERMINAL_STATUSES).exists()
+
+
+@pytest.fixture
+def replicate_settings(settings):
+    """One provider, "primary", speaking Replicate's dialect with the development secret."""
+    settings.PROVIDERS = {"primary": {
+        "BACKEND": "providers.backends.replicate.ReplicateBackend",
+        "BASE_URL": "http://127.0.0.1:9", "API_KEY": "k", "MODEL": "a/b",
+        "WEBHOOK_SECRET": DEV_PROVIDER_WEBHOOK_SECRET}}
+    return settings

@@ -18,15 +18,6 @@ from jobs.services.provider_events import job_apply_waiting_webhooks
 from launcher.embedded import DEV_PROVIDER_WEBHOOK_SECRET
 
 
-@pytest.fixture
-def replicate_settings(settings):
-    settings.PROVIDERS = {"primary": {
-        "BACKEND": "providers.backends.replicate.ReplicateBackend",
-        "BASE_URL": "http://127.0.0.1:9", "API_KEY": "k", "MODEL": "a/b",
-        "WEBHOOK_SECRET": DEV_PROVIDER_WEBHOOK_SECRET}}
-    return settings
-
-
 def signed(body: dict, *, secret=DEV_PROVIDER_WEBHOOK_SECRET, msg_id=None):
     payload = json.dumps(body)
     msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
