@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import uuid
 
 import pytest
-from django.core.handlers.wsgi import WSGIHandler
 from django_prometheus.middleware import Metrics
 
-from common.wsgi_threads import ThreadPoolWsgi
 from jobs.apis import intake
 from jobs.apis.intake import SubmissionIntake
 from jobs.models import Job
-from jobs.tests.apis.lanes import api_client, csp, one, send
+from jobs.tests.apis.lanes import (
+    FirstCallHeld,
+    call_sizes,
+    client_leaving,
+    csp,
+    lane_apps,
+    one,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the writer thread sees the test's rows
 STYLE = "cyberpunk-hero"
@@ -25,27 +29,8 @@ PER_REQUEST = {"location", "content-length", "x-request-id"}  # the server adds 
 
 @pytest.fixture
 def make_apps():
-    """(the lane in front of a thread pool, the thread pool alone: the view's answers), built
-    with the settings of the moment (Django's middleware reads them once)."""
-    fronts = []
-
-    def make():
-        pool = ThreadPoolWsgi(WSGIHandler(), threads=2, read_threads=1, max_body_bytes=1 << 20)
-        fronts.append(SubmissionIntake(pool))
-        return fronts[-1], pool
-    yield make
-    for front in fronts:
-        front.close()
-
-
-@pytest.fixture
-def apps(make_apps):
-    return make_apps()
-
-
-@pytest.fixture
-def client(make_selfie):
-    return lambda **extra: api_client(make_selfie, **extra)
+    with lane_apps(SubmissionIntake, threads=2) as make:
+        yield make
 
 
 def request(who, *, body=None, headers=(), path="/api/v1/jobs/", query=b""):
@@ -60,19 +45,12 @@ def request(who, *, body=None, headers=(), path="/api/v1/jobs/", query=b""):
 @pytest.fixture
 def taken(monkeypatch):
     """The sizes of the batches the intake wrote."""
-    sizes = []
-    create = intake.jobs_create
-
-    def counting(requests):
-        sizes.append(len(requests))
-        return create(requests)
-    monkeypatch.setattr(intake, "jobs_create", counting)
-    return sizes
+    return call_sizes(monkeypatch, intake, "jobs_create")
 
 
-def test_a_common_submission_is_answered_as_the_view_answers_it(apps, client, taken):
+def test_a_common_submission_is_answered_as_the_view_answers_it(apps, api_user, taken):
     front, view = apps
-    who = client()
+    who = api_user()
 
     status, headers, body = one(front, request(who))
     view_status, view_headers, view_body = one(view, request(who))
@@ -91,45 +69,28 @@ def test_a_common_submission_is_answered_as_the_view_answers_it(apps, client, ta
     assert Job.objects.get(id=job["id"]).user == who["user"]
 
 
-def test_the_request_id_is_kept_and_the_request_counted(apps, client, taken):
+def test_the_request_id_is_kept_and_the_request_counted(apps, api_user, taken):
     front, _ = apps
     counted = Metrics.get_instance().responses_by_status_view_method.labels(
         status="202", view="api-jobs", method="POST")
     before = counted._value.get()
 
-    _, headers, _ = one(front, request(client(), headers=[(b"x-request-id", b"phone-1234567")]))
+    _, headers, _ = one(front, request(api_user(), headers=[(b"x-request-id", b"phone-1234567")]))
 
     assert headers["x-request-id"] == "phone-1234567"
     assert counted._value.get() == before + 1
 
 
-def test_submissions_that_arrive_while_a_batch_is_written_share_the_next(apps, client,
+def test_submissions_that_arrive_while_a_batch_is_written_share_the_next(apps, api_user,
                                                                         monkeypatch):
     front, _ = apps
-    people = [client() for _ in range(5)]
-    create, sizes = intake.jobs_create, []
-    writing, release = threading.Event(), threading.Event()
+    people = [api_user() for _ in range(5)]
+    held = FirstCallHeld(monkeypatch, intake, "jobs_create")
 
-    def held(requests):
-        sizes.append(len(requests))
-        if len(sizes) == 1:
-            writing.set()
-            assert release.wait(30)
-        return create(requests)
-    monkeypatch.setattr(intake, "jobs_create", held)
+    answers = asyncio.run(held.behind_first(front, request(people[0]),
+                                            [request(who) for who in people[1:]]))
 
-    async def scenario():
-        first = asyncio.ensure_future(send(front, request(people[0])))
-        while not writing.is_set():  # the writer is inside the first batch
-            await asyncio.sleep(0.01)
-        rest = [asyncio.ensure_future(send(front, request(who))) for who in people[1:]]
-        while front.batcher.queue.qsize() < 4:
-            await asyncio.sleep(0.01)
-        release.set()
-        return await asyncio.gather(first, *rest)
-    answers = asyncio.run(scenario())
-
-    assert sizes == [1, 4]
+    assert held.sizes == [1, 4]
     assert [status for status, _, _ in answers] == [202] * 5
     ids = {json.loads(body)["id"] for _, _, body in answers}
     assert set(map(str, Job.objects.values_list("id", flat=True))) == ids
@@ -139,10 +100,10 @@ def test_submissions_that_arrive_while_a_batch_is_written_share_the_next(apps, c
     "idempotency-key", "extra-field", "unknown-style", "not-a-uuid", "someone-elses-selfie",
     "bad-token", "html-wanted", "query-string", "over-quota", "inactive-user", "form-body",
     "idempotency_key", "http-where-https-is-required", "host-not-allowed"])
-def test_what_the_intake_does_not_take_gets_the_views_answer(apps, make_apps, client, case,
+def test_what_the_intake_does_not_take_gets_the_views_answer(apps, make_apps, api_user, case,
                                                               settings, taken):
     front, view = apps
-    who, other = client(is_active=case != "inactive-user"), client()
+    who, other = api_user(is_active=case != "inactive-user"), api_user()
     body, headers, query = None, [], b""
     if case == "idempotency-key":
         headers = [(b"idempotency-key", uuid.uuid4().hex.encode())]
@@ -190,67 +151,43 @@ def test_what_the_intake_does_not_take_gets_the_views_answer(apps, make_apps, cl
     assert not Job.objects.exists()
 
 
-def test_a_batch_the_writer_cannot_write_goes_to_the_view(apps, client, monkeypatch):
+def test_a_batch_the_writer_cannot_write_goes_to_the_view(apps, api_user, monkeypatch):
     front, _ = apps
 
     def failing(requests):
         raise RuntimeError("the database went away")
     monkeypatch.setattr(intake, "jobs_create", failing)
 
-    status, _, body = one(front, request(client()))
+    status, _, body = one(front, request(api_user()))
 
     assert status == 202
     assert Job.objects.filter(id=json.loads(body)["id"]).exists()
 
 
-def test_a_client_that_left_while_its_submission_waited_gets_no_job(apps, client, monkeypatch):
+def test_a_client_that_left_while_its_submission_waited_gets_no_job(apps, api_user, monkeypatch):
     front, _ = apps
-    first, gone = client(), client()
-    create, writing, release = intake.jobs_create, threading.Event(), threading.Event()
-    told = threading.Event()  # the server has told the waiting submission its client left
-    on_receive = intake._Submission.on_receive
+    first, gone = api_user(), api_user()
+    held = FirstCallHeld(monkeypatch, intake, "jobs_create")
+    leaving, leave = client_leaving(monkeypatch, intake._Submission)
 
-    def observed(submission, watcher):
-        on_receive(submission, watcher)
-        if submission.abandoned:
-            told.set()
-    monkeypatch.setattr(intake._Submission, "on_receive", observed)
-
-    def held(requests):
-        if not writing.is_set():
-            writing.set()
-            assert release.wait(30)
-        return create(requests)
-    monkeypatch.setattr(intake, "jobs_create", held)
-
-    async def scenario():
-        answered = asyncio.ensure_future(send(front, request(first)))
-        while not writing.is_set():
-            await asyncio.sleep(0.01)
-        leaves = asyncio.Event()
-        left = asyncio.ensure_future(send(front, request(gone), client_leaves=leaves))
-        while front.batcher.queue.qsize() < 1:
-            await asyncio.sleep(0.01)
-        leaves.set()
-        while not told.is_set():
-            await asyncio.sleep(0.01)
-        release.set()
-        return await answered, await left
-    answered, left = asyncio.run(scenario())
+    answered, left = asyncio.run(held.behind_first(front, request(first),
+                                                   [(request(gone), leaving)],
+                                                   before_release=leave))
 
     assert answered[0] == 202 and left is None
+    assert held.sizes == [1], "the submission of a client that left reached the writer"
     assert list(Job.objects.values_list("user", flat=True)) == [first["user"].pk]
 
 
 def test_written_jobs_whose_answer_fails_are_answered_500_and_never_written_again(
-        apps, client, monkeypatch):
+        apps, api_user, monkeypatch):
     front, _ = apps
 
     def failing(*args, **kwargs):
         raise RuntimeError("the presenter broke")
     monkeypatch.setattr(intake, "job_states", failing)
 
-    status, headers, body = one(front, request(client()))
+    status, headers, body = one(front, request(api_user()))
 
     assert status == 500
     assert json.loads(body) == {"message": "Something went wrong on our side. Please try again.",
@@ -259,11 +196,11 @@ def test_written_jobs_whose_answer_fails_are_answered_500_and_never_written_agai
     assert Job.objects.count() == 1
 
 
-def test_a_body_without_a_declared_length_goes_to_the_view_whole(apps, client, taken):
+def test_a_body_without_a_declared_length_goes_to_the_view_whole(apps, api_user, taken):
     """Chunked, past the API's 64 KB: the view gets every byte, as it would without the
     intake (and reads a body of no declared length as empty, so answers 400)."""
     front, view = apps
-    req = request(client())
+    req = request(api_user())
     req["body"] = req["body"][:-1] + b" " * (140 * 1024) + b"}"
     req["headers"] = [header for header in req["headers"] if header[0] != b"content-length"]
 
@@ -293,9 +230,9 @@ def test_a_body_without_a_declared_length_goes_to_the_view_whole(apps, client, t
     assert unread == [], "the view did not get the whole body"
 
 
-def test_a_second_authorization_header_goes_to_the_view(apps, client, taken):
+def test_a_second_authorization_header_goes_to_the_view(apps, api_user, taken):
     front, view = apps
-    who = client()
+    who = api_user()
     req = request(who, headers=[(b"authorization", f"Token {who['token']}".encode())])
 
     assert one(front, req)[::2] == one(view, req)[::2]

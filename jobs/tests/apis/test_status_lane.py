@@ -5,20 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import uuid
 
 import pytest
-from django.core.handlers.wsgi import WSGIHandler
 from django_prometheus.middleware import Metrics
 
-from common.wsgi_threads import ThreadPoolWsgi
 from jobs.apis import status_lane
 from jobs.apis.status_lane import StatusLane
 from jobs.models import JobStatus
 from jobs.services.jobs import job_create
 from jobs.services.transitions import job_transition
-from jobs.tests.apis.lanes import api_client, csp, one, send
+from jobs.tests.apis.lanes import (
+    FirstCallHeld,
+    call_sizes,
+    client_leaving,
+    csp,
+    lane_apps,
+    one,
+)
 from jobs.tests.finished import finished_job
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the reader thread sees the test's rows
@@ -27,40 +31,14 @@ PER_REQUEST = {"content-length", "x-request-id"}  # the server adds Date
 
 @pytest.fixture
 def make_apps():
-    """(the lane in front of a thread pool, the thread pool alone: the view's answers), built
-    with the settings of the moment (Django's middleware reads them once)."""
-    fronts = []
-
-    def make():
-        pool = ThreadPoolWsgi(WSGIHandler(), threads=1, read_threads=1, max_body_bytes=1 << 20)
-        fronts.append(StatusLane(pool))
-        return fronts[-1], pool
-    yield make
-    for front in fronts:
-        front.close()
-
-
-@pytest.fixture
-def apps(make_apps):
-    return make_apps()
-
-
-@pytest.fixture
-def client(make_selfie):
-    return lambda **extra: api_client(make_selfie, **extra)
+    with lane_apps(StatusLane) as make:
+        yield make
 
 
 @pytest.fixture
 def read(monkeypatch):
     """The sizes of the batches whose jobs the lane read."""
-    sizes = []
-    select = status_lane.jobs_of_users
-
-    def counting(pairs):
-        sizes.append(len(pairs))
-        return select(pairs)
-    monkeypatch.setattr(status_lane, "jobs_of_users", counting)
-    return sizes
+    return call_sizes(monkeypatch, status_lane, "jobs_of_users")
 
 
 def a_job(who):
@@ -75,13 +53,13 @@ def poll(who, job_id, *, headers=(), path=None, query=b"", method="GET"):
 
 
 @pytest.mark.parametrize("state", ["queued", "failed", "succeeded"])
-def test_a_common_poll_is_answered_as_the_view_answers_it(apps, client, read, state):
+def test_a_common_poll_is_answered_as_the_view_answers_it(apps, api_user, read, state):
     front, view = apps
-    who = client()
+    who = api_user()
     if state == "succeeded":
         job = finished_job(who["user"])
     else:
-        a_job(client())  # one ahead in line
+        a_job(api_user())  # one ahead in line
         job = a_job(who)
         if state == "failed":
             job_transition(job_id=job.id, status=JobStatus.FAILED, source="test",
@@ -107,9 +85,9 @@ def test_a_common_poll_is_answered_as_the_view_answers_it(apps, client, read, st
         assert answer["video_url"].startswith("http")
 
 
-def test_the_request_id_is_kept_and_the_request_counted(apps, client, read):
+def test_the_request_id_is_kept_and_the_request_counted(apps, api_user, read):
     front, _ = apps
-    who = client()
+    who = api_user()
     job = a_job(who)
     counted = Metrics.get_instance().responses_by_status_view_method.labels(
         status="200", view="api-job-detail", method="GET")
@@ -122,34 +100,16 @@ def test_the_request_id_is_kept_and_the_request_counted(apps, client, read):
     assert counted._value.get() == before + 1
 
 
-def test_polls_that_arrive_while_a_batch_is_read_share_the_next(apps, client, monkeypatch):
+def test_polls_that_arrive_while_a_batch_is_read_share_the_next(apps, api_user, monkeypatch):
     front, _ = apps
-    people = [client() for _ in range(5)]
+    people = [api_user() for _ in range(5)]
     jobs = [a_job(who) for who in people]
-    select, sizes = status_lane.jobs_of_users, []
-    reading, release = threading.Event(), threading.Event()
+    held = FirstCallHeld(monkeypatch, status_lane, "jobs_of_users")
 
-    def held(pairs):
-        sizes.append(len(pairs))
-        if len(sizes) == 1:
-            reading.set()
-            assert release.wait(30)
-        return select(pairs)
-    monkeypatch.setattr(status_lane, "jobs_of_users", held)
+    answers = asyncio.run(held.behind_first(front, poll(people[0], jobs[0].id), [
+        poll(who, job.id) for who, job in zip(people[1:], jobs[1:], strict=True)]))
 
-    async def scenario():
-        first = asyncio.ensure_future(send(front, poll(people[0], jobs[0].id)))
-        while not reading.is_set():  # the reader is inside the first batch
-            await asyncio.sleep(0.01)
-        rest = [asyncio.ensure_future(send(front, poll(who, job.id)))
-                for who, job in zip(people[1:], jobs[1:], strict=True)]
-        while front.batcher.queue.qsize() < 4:
-            await asyncio.sleep(0.01)
-        release.set()
-        return await asyncio.gather(first, *rest)
-    answers = asyncio.run(scenario())
-
-    assert sizes == [1, 4]
+    assert held.sizes == [1, 4]
     assert [status for status, _, _ in answers] == [200] * 5
     assert [json.loads(body)["id"] for _, _, body in answers] == [str(job.id) for job in jobs]
 
@@ -158,10 +118,10 @@ def test_polls_that_arrive_while_a_batch_is_read_share_the_next(apps, client, mo
     "someone-elses-job", "unknown-job", "not-a-uuid", "bad-token", "inactive-user",
     "html-wanted", "query-string", "head", "events", "second-authorization", "no-token",
     "http-where-https-is-required", "host-not-allowed"])
-def test_what_the_lane_does_not_answer_gets_the_views_answer(apps, make_apps, client, case,
+def test_what_the_lane_does_not_answer_gets_the_views_answer(apps, make_apps, api_user, case,
                                                               read, settings):
     front, view = apps
-    who, other = client(is_active=case != "inactive-user"), client()
+    who, other = api_user(is_active=case != "inactive-user"), api_user()
     job = a_job(other if case == "someone-elses-job" else who)
     job_id, headers, path, query, method = job.id, [], None, b"", "GET"
     if case == "unknown-job":
@@ -208,9 +168,9 @@ def test_what_the_lane_does_not_answer_gets_the_views_answer(apps, make_apps, cl
     assert read == passed_on.get(case, [])
 
 
-def test_a_batch_the_reader_cannot_read_goes_to_the_view(apps, client, monkeypatch):
+def test_a_batch_the_reader_cannot_read_goes_to_the_view(apps, api_user, monkeypatch):
     front, view = apps
-    who = client()
+    who = api_user()
     job = a_job(who)
 
     def failing(*args, **kwargs):
@@ -223,55 +183,29 @@ def test_a_batch_the_reader_cannot_read_goes_to_the_view(apps, client, monkeypat
     assert json.loads(body)["id"] == str(job.id)
 
 
-def test_a_client_that_left_while_its_poll_waited_is_not_answered(apps, client, monkeypatch):
+def test_a_client_that_left_while_its_poll_waited_is_not_answered(apps, api_user, monkeypatch):
     front, _ = apps
-    first, gone = client(), client()
+    first, gone = api_user(), api_user()
     first_job, gone_job = a_job(first), a_job(gone)
-    select, reading, release = status_lane.jobs_of_users, threading.Event(), threading.Event()
-    told = threading.Event()
-    on_receive, read_for = status_lane._Poll.on_receive, []
+    held = FirstCallHeld(monkeypatch, status_lane, "jobs_of_users")
+    leaving, leave = client_leaving(monkeypatch, status_lane._Poll)
 
-    def observed(pending, watcher):
-        on_receive(pending, watcher)
-        if pending.abandoned:
-            told.set()
-    monkeypatch.setattr(status_lane._Poll, "on_receive", observed)
-
-    def held(pairs):
-        read_for.append([job_id for job_id, _ in pairs])
-        if not reading.is_set():
-            reading.set()
-            assert release.wait(30)
-        return select(pairs)
-    monkeypatch.setattr(status_lane, "jobs_of_users", held)
-
-    async def scenario():
-        answered = asyncio.ensure_future(send(front, poll(first, first_job.id)))
-        while not reading.is_set():
-            await asyncio.sleep(0.01)
-        leaves = asyncio.Event()
-        left = asyncio.ensure_future(send(front, poll(gone, gone_job.id), client_leaves=leaves))
-        while front.batcher.queue.qsize() < 1:
-            await asyncio.sleep(0.01)
-        leaves.set()
-        while not told.is_set():
-            await asyncio.sleep(0.01)
-        release.set()
-        return await answered, await left
-    answered, left = asyncio.run(scenario())
+    answered, left = asyncio.run(held.behind_first(front, poll(first, first_job.id),
+                                                   [(poll(gone, gone_job.id), leaving)],
+                                                   before_release=leave))
 
     assert answered[0] == 200 and left is None
-    assert read_for == [[first_job.id]], "the poll of a client that left was read"
+    assert held.sizes == [1], "the poll of a client that left was read"
 
 
-def test_each_poll_gets_the_urls_of_the_origin_it_called(make_apps, client, settings, read):
+def test_each_poll_gets_the_urls_of_the_origin_it_called(make_apps, api_user, settings, read):
     """Behind a proxy, over https and over http, on two hosts: the lane's answers follow each
     request's own headers, as the view's do, however many came before by another way."""
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     settings.SECURE_HSTS_SECONDS = 3600
     settings.ALLOWED_HOSTS = ["testserver", "surge.example"]
     front, view = make_apps()
-    who = client()
+    who = api_user()
     job = a_job(who)
     ways = [(b"testserver", b"https"), (b"testserver", b"http"), (b"surge.example", b"https"),
             (b"surge.example", None)]

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 
 import pytest
-from django.core.handlers.wsgi import WSGIHandler
 
 from accounts.models import User
-from common.wsgi_threads import ThreadPoolWsgi
 from jobs import webhook_lane
 from jobs.models import Job, JobStatus, WebhookInbox
 from jobs.ops import counters
-from jobs.tests.apis.lanes import one, send
+from jobs.tests.apis.lanes import FirstCallHeld, lane_apps, one
 from jobs.tests.dispatch.test_webhook_view import prediction, signed
 from jobs.webhook_lane import WebhookLane
 
@@ -26,11 +23,8 @@ PER_REQUEST = {"content-length", "x-request-id"}
 @pytest.fixture
 def apps(replicate_settings):
     """(the lane in front of a thread pool, the thread pool alone: the view's answers)."""
-    pool = ThreadPoolWsgi(WSGIHandler(), threads=1, read_threads=1, max_body_bytes=1 << 20,
-                          lanes={"/webhooks/": 1})
-    front = WebhookLane(pool)
-    yield front, pool
-    front.close()
+    with lane_apps(WebhookLane, lanes={"/webhooks/": 1}) as make:
+        yield make()
 
 
 @pytest.fixture
@@ -90,40 +84,16 @@ def test_a_webhook_is_answered_as_the_view_answers_it(apps, received):
     assert counters.totals(counters.WEBHOOKS) == {"verified": 2}
 
 
-def test_webhooks_that_arrive_while_a_batch_is_received_share_the_next(apps, monkeypatch):
+def test_webhooks_that_arrive_while_a_batch_is_received_share_the_next(apps, received,
+                                                                      monkeypatch):
     front, _ = apps
     all_jobs = jobs(5)
-    known, calls = webhook_lane.webhook_jobs_known, []
-    receiving, release = threading.Event(), threading.Event()
-    batches = []
-    answer = webhook_lane.WebhookLane.answer
+    held = FirstCallHeld(monkeypatch, webhook_lane, "webhook_jobs_known")
 
-    def recording(self, batch):
-        batches.append(len(batch))
-        return answer(self, batch)
-    monkeypatch.setattr(webhook_lane.WebhookLane, "answer", recording)
+    answers = asyncio.run(held.behind_first(front, delivery(prediction("pred0")), [
+        delivery(prediction(f"pred{n}")) for n in range(1, 5)]))
 
-    def held(events):
-        calls.append(events)
-        if len(calls) == 1:
-            receiving.set()
-            assert release.wait(30)
-        return known(events)
-    monkeypatch.setattr(webhook_lane, "webhook_jobs_known", held)
-
-    async def scenario():
-        first = asyncio.ensure_future(send(front, delivery(prediction("pred0"))))
-        while not receiving.is_set():
-            await asyncio.sleep(0.01)
-        rest = [asyncio.ensure_future(send(front, delivery(prediction(f"pred{n}"))))
-                for n in range(1, 5)]
-        while front.batcher.queue.qsize() < 4:
-            await asyncio.sleep(0.01)
-        release.set()
-        return await asyncio.gather(first, *rest)
-    answers = asyncio.run(scenario())
-
-    assert batches == [1, 4]
+    assert received == [1, 4]
     assert [(status, body) for status, _, body in answers] == \
         [(200, b'{"received": 1, "applied": 1}')] * 5
     assert {job.status for job in Job.objects.filter(pk__in=[j.pk for j in all_jobs])} == \
@@ -177,33 +147,15 @@ def test_a_batch_that_cannot_be_written_leaves_nothing_and_goes_to_the_view(apps
     def failing_second(provider, events, *, reference):
         calls.append(provider)
         body = answer(provider, events, reference=reference)
-        if len(calls) == 2:
+        if len(calls) == 2:  # the second of the batch below, after the first was received
             raise RuntimeError("the database went away")
         return body
     monkeypatch.setattr(webhook_lane, "webhook_answer", failing_second)
-    batch_started, release = threading.Event(), threading.Event()
-    known = webhook_lane.webhook_jobs_known
+    held = FirstCallHeld(monkeypatch, webhook_lane, "webhook_jobs_known")
 
-    def held(events):
-        if not batch_started.is_set():
-            batch_started.set()
-            assert release.wait(30)
-        return known(events)
-    monkeypatch.setattr(webhook_lane, "webhook_jobs_known", held)
-
-    async def scenario():
-        # A first webhook holds the lane, so the next two share a batch.
-        warm = asyncio.ensure_future(send(front, delivery(prediction("pred0"), msg_id="m0")))
-        while not batch_started.is_set():
-            await asyncio.sleep(0.01)
-        pair = [asyncio.ensure_future(send(front, delivery(
-            prediction(pid, logs=" 70%|#######   | 35/50"), msg_id=f"m-{pid}")))
-            for pid in ("pred0", "pred1")]
-        while front.batcher.queue.qsize() < 2:
-            await asyncio.sleep(0.01)
-        release.set()
-        return await warm, *(await asyncio.gather(*pair))
-    answers = asyncio.run(scenario())
+    # A first webhook holds the lane, so that the next two share a batch.
+    answers = asyncio.run(held.behind_first(front, delivery(prediction("pred0")), [
+        delivery(prediction(pid, logs=" 70%|#######   | 35/50")) for pid in ("pred0", "pred1")]))
 
     assert [status for status, _, _ in answers] == [200] * 3
     first.refresh_from_db()
