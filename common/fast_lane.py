@@ -262,9 +262,7 @@ def _site(scope, headers: dict[bytes, bytes]) -> Site | None:
         return _sites[key]
     except KeyError:
         pass
-    adapter = WsgiToAsgiInstance(None)
-    adapter.scope = scope  # build_environ reads it from there
-    request = WSGIRequest(adapter.build_environ(scope, io.BytesIO()))
+    request = WSGIRequest(wsgi_environ(scope))
     site = None
     # SecurityMiddleware's own decision: plain http where https is required is redirected.
     if SecurityMiddleware(lambda _request: None).process_request(request) is None:
@@ -283,6 +281,13 @@ def _forget_what_settings_decided(**kwargs) -> None:
     _sites.clear()
     _headers.clear()
     _arrival_headers.cache_clear()
+
+
+def wsgi_environ(scope) -> dict:
+    """The WSGI environ Django's view would get for `scope` (without its body)."""
+    adapter = WsgiToAsgiInstance(None)
+    adapter.scope = scope  # build_environ reads the headers from there
+    return adapter.build_environ(scope, io.BytesIO())
 
 
 def _settle(future: asyncio.Future, answer: Answer) -> None:

@@ -18,16 +18,22 @@ written and each webhook goes to the view alone.
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass, field
 
-from asgiref.wsgi import WsgiToAsgiInstance
 from django.db import transaction
 from django.http import HttpHeaders, QueryDict
 from django.urls import reverse
 
-from common.fast_lane import MAX_BATCH, Answer, FastLane, Pending, json_answer, single_headers
+from common.fast_lane import (
+    MAX_BATCH,
+    Answer,
+    FastLane,
+    Pending,
+    json_answer,
+    single_headers,
+    wsgi_environ,
+)
 from common.logs import log_context
 from jobs.dispatch import redis as dispatch_redis
 from jobs.services.provider_events import webhook_jobs_known
@@ -100,9 +106,7 @@ class _Delivery(Pending):
 
     def headers(self) -> HttpHeaders:
         """The request's headers as the view reads them (Django's, from the WSGI environ)."""
-        adapter = WsgiToAsgiInstance(None)
-        adapter.scope = self.scope  # build_environ reads the headers from there
-        return HttpHeaders(adapter.build_environ(self.scope, io.BytesIO()))
+        return HttpHeaders(wsgi_environ(self.scope))
 
     def reference(self) -> str:
         """The submission the webhook URL names (?ref=), as the view reads it."""
